@@ -62,7 +62,7 @@ impl Prefix {
         self.0.network()
     }
 
-    pub fn len(self) -> u8 {
+    pub fn prefix_len(self) -> u8 {
         self.0.prefix_len()
     }
 
@@ -118,7 +118,7 @@ impl Prefix {
 
     /// Offset of the last address of the prefix (the broadcast address in IPv4).
     pub fn last_offset(self) -> u128 {
-        let host_bits = u32::from(self.max_len() - self.len());
+        let host_bits = u32::from(self.max_len() - self.prefix_len());
         if host_bits == 128 {
             u128::MAX
         } else {

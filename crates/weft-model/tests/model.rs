@@ -1,0 +1,562 @@
+//! The model driven through commands, as the server drives it.
+#![allow(clippy::unwrap_used)]
+
+use std::net::IpAddr;
+
+use jiff::Timestamp;
+use uuid::Uuid;
+use weft_model::*;
+
+/// Deterministic ids and MACs.
+#[derive(Default)]
+struct Counter(u64);
+
+impl Entropy for Counter {
+    fn uuid(&mut self) -> Uuid {
+        self.0 += 1;
+        Uuid::from_u128(u128::from(self.0))
+    }
+    fn mac_tail(&mut self) -> [u8; 3] {
+        self.0 += 1;
+        let b = self.0.to_be_bytes();
+        [b[5], b[6], b[7]]
+    }
+}
+
+struct World {
+    model: Model,
+    entropy: Counter,
+    log: Vec<Change>,
+}
+
+impl World {
+    fn new() -> Self {
+        let mut w = World {
+            model: Model::new(),
+            entropy: Counter::default(),
+            log: Vec::new(),
+        };
+        let mut ctx = Ctx {
+            now: Timestamp::UNIX_EPOCH,
+            entropy: &mut w.entropy,
+        };
+        let changes = w.model.bootstrap(&mut ctx);
+        for c in &changes {
+            w.model.apply(c).unwrap();
+        }
+        w.log.extend(changes);
+        w
+    }
+
+    fn run(&mut self, command: Command) -> Result<Object, ModelError> {
+        let mut ctx = Ctx {
+            now: Timestamp::UNIX_EPOCH,
+            entropy: &mut self.entropy,
+        };
+        let before = format!("{:?}", self.model.ports().collect::<Vec<_>>());
+        let result = self.model.execute(command, &mut ctx);
+        match result {
+            Ok(outcome) => {
+                self.log.extend(outcome.changes);
+                Ok(outcome.object)
+            }
+            Err(e) => {
+                // A refused command changes nothing.
+                assert_eq!(
+                    before,
+                    format!("{:?}", self.model.ports().collect::<Vec<_>>())
+                );
+                Err(e)
+            }
+        }
+    }
+
+    fn project(&mut self, name: &str) -> Uuid {
+        let req = CreateProject {
+            fq_name: name.parse().unwrap(),
+            id: None,
+            description: String::new(),
+            tags: Vec::new(),
+            external_id: None,
+        };
+        self.run(Command::CreateProject(req)).unwrap().id()
+    }
+
+    fn network(&mut self, fq: &str, cidrs: &[&str]) -> Result<Object, ModelError> {
+        let req: CreateNetwork = serde_json::from_value(serde_json::json!({
+            "fq_name": fq,
+            "subnets": cidrs.iter().map(|c| serde_json::json!({"cidr": c})).collect::<Vec<_>>(),
+        }))
+        .unwrap();
+        self.run(Command::CreateNetwork(req))
+    }
+
+    fn port(&mut self, network: &str, extra: serde_json::Value) -> Result<Port, ModelError> {
+        let mut body = serde_json::json!({"network": network});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let req: CreatePort = serde_json::from_value(body).unwrap();
+        match self.run(Command::CreatePort(req))? {
+            Object::Port(p) => Ok(p),
+            other => panic!("not a port: {other:?}"),
+        }
+    }
+}
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().unwrap()
+}
+
+const SEAMLESS: &str = "default-domain:k8s-contrail:seamless";
+
+#[test]
+fn reference_scenario_vm_gets_3_and_pod_gets_4() {
+    let mut w = World::new();
+    w.project("k8s-contrail");
+    let admin = w.project("admin");
+    let pod_project = w.project("k8s-seamless");
+    let Object::VirtualNetwork(vn) = w.network(SEAMLESS, &["192.168.1.0/24"]).unwrap() else {
+        panic!()
+    };
+    assert_eq!(vn.vn_id, 1);
+    assert_eq!(vn.vxlan_id.get(), 1);
+    assert_eq!(vn.route_targets[0].to_string(), "target:64512:8000001");
+
+    let subnet = w.model.subnets_of(vn.meta.id)[0].clone();
+    assert_eq!(subnet.gateway_ip, Some(ip("192.168.1.1")));
+    assert_eq!(subnet.dns_service_ip, Some(ip("192.168.1.2")));
+
+    // A VM of project admin on a network of project k8s-contrail.
+    let vm = w
+        .port(SEAMLESS, serde_json::json!({"project": "admin", "device_owner": "compute:nova", "binding_host_id": "os-compute"}))
+        .unwrap();
+    assert_eq!(vm.fixed_ips[0].ip_address, ip("192.168.1.3"));
+    assert_eq!(vm.project_id, admin);
+    assert_eq!(vm.vif_type, VifType::Tap);
+    assert_eq!(vm.mac_address.octets()[..3], [0xfa, 0x16, 0x3e]);
+    // It is a member of its own project's default group.
+    assert_eq!(
+        vm.security_groups,
+        vec![w.model.default_group_of(admin).unwrap()]
+    );
+
+    let pod = w
+        .port(SEAMLESS, serde_json::json!({"project": "k8s-seamless", "binding_host_id": "k8s-worker", "vif_type": "veth"}))
+        .unwrap();
+    assert_eq!(pod.fixed_ips[0].ip_address, ip("192.168.1.4"));
+    assert_eq!(
+        pod.security_groups,
+        vec![w.model.default_group_of(pod_project).unwrap()]
+    );
+}
+
+#[test]
+fn default_group_admits_only_its_members_and_allows_egress() {
+    let mut w = World::new();
+    let p = w.project("admin");
+    let group = w.model.default_group_of(p).unwrap();
+    let rules: Vec<_> = w.model.rules_of(group).cloned().collect();
+    assert_eq!(rules.len(), 4);
+    for rule in &rules {
+        assert_eq!(rule.protocol, None);
+        assert_eq!(rule.remote_ip_prefix, None);
+        match rule.direction {
+            Direction::Ingress => assert_eq!(rule.remote_group_id, Some(group)),
+            Direction::Egress => assert_eq!(rule.remote_group_id, None),
+        }
+    }
+    let families: Vec<_> = rules.iter().map(|r| (r.direction, r.ethertype)).collect();
+    for want in [
+        (Direction::Ingress, Ethertype::IPv4),
+        (Direction::Ingress, Ethertype::IPv6),
+        (Direction::Egress, Ethertype::IPv4),
+        (Direction::Egress, Ethertype::IPv6),
+    ] {
+        assert!(families.contains(&want), "missing {want:?}");
+    }
+}
+
+#[test]
+fn bad_input_names_field_and_rule() {
+    let mut w = World::new();
+    w.project("p");
+    let err = w
+        .network("default-domain:missing:n", &["10.0.0.0/24"])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "fq_name: project 'default-domain:missing' does not exist"
+    );
+    let err = w.network("default-domain:p", &["10.0.0.0/24"]).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("fq_name: 'default-domain:p' has 2 components"),
+        "{err}"
+    );
+    let err = w
+        .network("default-domain:p:n", &["10.0.0.0/24", "10.0.0.128/25"])
+        .unwrap_err();
+    assert_eq!(err.field(), Some("subnets[1].cidr"));
+    assert!(
+        err.to_string().contains("overlaps subnet 10.0.0.0/24"),
+        "{err}"
+    );
+    // The failed create left no network behind.
+    assert_eq!(w.model.networks().count(), 0);
+
+    w.network("default-domain:p:n", &["10.0.0.0/24"]).unwrap();
+    let err = w
+        .network("default-domain:p:n", &["10.1.0.0/24"])
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Conflict);
+
+    let err = w
+        .port("default-domain:p:nope", serde_json::json!({}))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "network: virtual-network 'default-domain:p:nope' does not exist"
+    );
+    let err = w
+        .port(
+            "default-domain:p:n",
+            serde_json::json!({"fixed_ips": [{"ip_address": "10.9.0.5"}]}),
+        )
+        .unwrap_err();
+    assert_eq!(err.field(), Some("fixed_ips[0].ip_address"));
+    let err = w
+        .port(
+            "default-domain:p:n",
+            serde_json::json!({"fixed_ips": [{"ip_address": "10.0.0.1"}]}),
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "fixed_ips[0].ip_address: address 10.0.0.1 is already in use in 10.0.0.0/24"
+    );
+    assert_eq!(err.class(), ErrorClass::Conflict);
+}
+
+#[test]
+fn requested_addresses_are_honoured_and_never_given_twice() {
+    let mut w = World::new();
+    w.project("p");
+    w.network("default-domain:p:n", &["10.0.0.0/24"]).unwrap();
+    let a = w
+        .port(
+            "default-domain:p:n",
+            serde_json::json!({"fixed_ips": [{"ip_address": "10.0.0.3"}]}),
+        )
+        .unwrap();
+    assert_eq!(a.fixed_ips[0].ip_address, ip("10.0.0.3"));
+    let b = w.port("default-domain:p:n", serde_json::json!({})).unwrap();
+    assert_eq!(b.fixed_ips[0].ip_address, ip("10.0.0.4"));
+    let err = w
+        .port(
+            "default-domain:p:n",
+            serde_json::json!({"fixed_ips": [{"ip_address": "10.0.0.4"}]}),
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "AddressInUse");
+    // Deleting releases; the lowest free comes back first.
+    w.run(Command::DeletePort(Ref::Id(a.meta.id))).unwrap();
+    let c = w.port("default-domain:p:n", serde_json::json!({})).unwrap();
+    assert_eq!(c.fixed_ips[0].ip_address, ip("10.0.0.3"));
+}
+
+#[test]
+fn allocation_pools_and_exhaustion() {
+    let mut w = World::new();
+    w.project("p");
+    let req: CreateNetwork = serde_json::from_value(serde_json::json!({
+        "fq_name": "default-domain:p:small",
+        "subnets": [{"cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.0.100", "end": "10.0.0.101"}]}],
+    }))
+    .unwrap();
+    w.run(Command::CreateNetwork(req)).unwrap();
+    let n = "default-domain:p:small";
+    assert_eq!(
+        w.port(n, serde_json::json!({})).unwrap().fixed_ips[0].ip_address,
+        ip("10.0.0.100")
+    );
+    assert_eq!(
+        w.port(n, serde_json::json!({})).unwrap().fixed_ips[0].ip_address,
+        ip("10.0.0.101")
+    );
+    let err = w.port(n, serde_json::json!({})).unwrap_err();
+    assert_eq!(err.code(), "AddressesExhausted");
+    assert_eq!(
+        err.to_string(),
+        "fixed_ips: no free address left in the allocation pools of 10.0.0.0/24"
+    );
+    // An address outside the pools can still be asked for explicitly.
+    let p = w
+        .port(
+            n,
+            serde_json::json!({"fixed_ips": [{"ip_address": "10.0.0.7"}]}),
+        )
+        .unwrap();
+    assert_eq!(p.fixed_ips[0].ip_address, ip("10.0.0.7"));
+}
+
+#[test]
+fn dual_stack_and_ipv6_slash_64() {
+    let mut w = World::new();
+    w.project("p");
+    w.network("default-domain:p:ds", &["10.0.0.0/24", "fd00:1::/64"])
+        .unwrap();
+    let p = w
+        .port("default-domain:p:ds", serde_json::json!({}))
+        .unwrap();
+    let got: Vec<_> = p.fixed_ips.iter().map(|f| f.ip_address).collect();
+    assert_eq!(got, vec![ip("10.0.0.3"), ip("fd00:1::3")]);
+}
+
+#[test]
+fn port_in_use_blocks_subnet_network_and_group_deletion() {
+    let mut w = World::new();
+    let p = w.project("p");
+    w.network("default-domain:p:n", &["10.0.0.0/24"]).unwrap();
+    let sg = w
+        .run(Command::CreateSecurityGroup(CreateSecurityGroup {
+            fq_name: "default-domain:p:web".parse().unwrap(),
+            id: None,
+            description: String::new(),
+            tags: Vec::new(),
+            stateful: None,
+        }))
+        .unwrap();
+    let port = w
+        .port(
+            "default-domain:p:n",
+            serde_json::json!({"security_groups": ["default-domain:p:web"]}),
+        )
+        .unwrap();
+    assert_eq!(port.security_groups, vec![sg.id()]);
+    let subnet = w.model.subnets().next().unwrap().meta.id;
+    for cmd in [
+        Command::DeleteSubnet(Ref::Id(subnet)),
+        Command::DeleteNetwork("default-domain:p:n".parse().unwrap()),
+        Command::DeleteSecurityGroup(Ref::Id(sg.id())),
+        Command::DeleteProject(Ref::Id(p)),
+    ] {
+        let err = w.run(cmd).unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Conflict, "{err}");
+    }
+    w.run(Command::DeletePort(Ref::Id(port.meta.id))).unwrap();
+    w.run(Command::DeleteSecurityGroup(Ref::Id(sg.id())))
+        .unwrap();
+    w.run(Command::DeleteNetwork(
+        "default-domain:p:n".parse().unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(w.model.subnets().count(), 0);
+    w.run(Command::DeleteProject(Ref::Id(p))).unwrap();
+    assert_eq!(w.model.security_groups().count(), 0);
+    assert_eq!(w.model.security_group_rules().count(), 0);
+}
+
+#[test]
+fn rules_follow_neutron() {
+    let mut w = World::new();
+    w.project("p");
+    let rule = |w: &mut World, body: serde_json::Value| {
+        let mut b = serde_json::json!({"security_group": "default-domain:p:default"});
+        b.as_object_mut()
+            .unwrap()
+            .extend(body.as_object().unwrap().clone());
+        w.run(Command::CreateSecurityGroupRule(
+            serde_json::from_value(b).unwrap(),
+        ))
+    };
+    let ok = rule(&mut w, serde_json::json!({"direction": "ingress", "protocol": "TCP", "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "10.1.2.3/16"})).unwrap();
+    let Object::SecurityGroupRule(r) = ok else {
+        panic!()
+    };
+    assert_eq!(r.protocol.as_deref(), Some("tcp"));
+    assert_eq!(r.remote_ip_prefix.unwrap().to_string(), "10.1.0.0/16");
+    // The same rule with the protocol as a number is a duplicate.
+    let dup = rule(&mut w, serde_json::json!({"direction": "ingress", "protocol": "6", "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "10.1.0.0/16"})).unwrap_err();
+    assert_eq!(dup.class(), ErrorClass::Conflict);
+    for (body, field) in [
+        (
+            serde_json::json!({"direction": "ingress", "protocol": "tcp", "port_range_min": 80, "port_range_max": 22}),
+            "port_range_min",
+        ),
+        (
+            serde_json::json!({"direction": "ingress", "protocol": "bogus"}),
+            "protocol",
+        ),
+        (
+            serde_json::json!({"direction": "ingress", "protocol": "gre", "port_range_min": 1}),
+            "port_range_min",
+        ),
+        (
+            serde_json::json!({"direction": "ingress", "ethertype": "IPv4", "remote_ip_prefix": "fd00::/8"}),
+            "remote_ip_prefix",
+        ),
+        (
+            serde_json::json!({"direction": "ingress", "remote_ip_prefix": "10.0.0.0/8", "remote_group": "default-domain:p:default"}),
+            "remote_group",
+        ),
+        (
+            serde_json::json!({"direction": "ingress", "protocol": "icmp", "port_range_min": 300}),
+            "port_range_min",
+        ),
+    ] {
+        let err = rule(&mut w, body.clone()).unwrap_err();
+        assert_eq!(err.field(), Some(field), "{body}: {err}");
+    }
+    let v6 = rule(
+        &mut w,
+        serde_json::json!({"direction": "ingress", "remote_ip_prefix": "::/0"}),
+    )
+    .unwrap();
+    let Object::SecurityGroupRule(v6) = v6 else {
+        panic!()
+    };
+    assert_eq!(v6.ethertype, Ethertype::IPv6);
+}
+
+#[test]
+fn port_security_off_means_no_groups() {
+    let mut w = World::new();
+    w.project("p");
+    w.network("default-domain:p:n", &["10.0.0.0/24"]).unwrap();
+    let p = w
+        .port(
+            "default-domain:p:n",
+            serde_json::json!({"port_security_enabled": false}),
+        )
+        .unwrap();
+    assert!(p.security_groups.is_empty());
+    let err = w
+        .port("default-domain:p:n", serde_json::json!({"port_security_enabled": false, "security_groups": ["default-domain:p:default"]}))
+        .unwrap_err();
+    assert_eq!(err.field(), Some("port_security_enabled"));
+    let err = w
+        .port(
+            "default-domain:p:n",
+            serde_json::json!({"mac_address": p.mac_address.to_string()}),
+        )
+        .unwrap_err();
+    assert_eq!(err.field(), Some("mac_address"));
+}
+
+#[test]
+fn update_port_addresses_keeps_held_and_releases_dropped() {
+    let mut w = World::new();
+    w.project("p");
+    w.network("default-domain:p:n", &["10.0.0.0/24"]).unwrap();
+    let port = w.port("default-domain:p:n", serde_json::json!({})).unwrap();
+    let subnet = port.fixed_ips[0].subnet_id;
+    let upd: UpdatePort = serde_json::from_value(serde_json::json!({
+        "fixed_ips": [{"ip_address": "10.0.0.3"}, {"subnet_id": subnet}]
+    }))
+    .unwrap();
+    let Object::Port(updated) = w
+        .run(Command::UpdatePort(Ref::Id(port.meta.id), upd))
+        .unwrap()
+    else {
+        panic!()
+    };
+    let got: Vec<_> = updated.fixed_ips.iter().map(|f| f.ip_address).collect();
+    assert_eq!(got, vec![ip("10.0.0.3"), ip("10.0.0.4")]);
+    assert_eq!(updated.meta.revision_number, 2);
+    let upd: UpdatePort =
+        serde_json::from_value(serde_json::json!({"fixed_ips": [{"ip_address": "10.0.0.4"}]}))
+            .unwrap();
+    w.run(Command::UpdatePort(Ref::Id(port.meta.id), upd))
+        .unwrap();
+    assert!(!w.model.allocator(subnet).unwrap().is_held(ip("10.0.0.3")));
+    let other = w.port("default-domain:p:n", serde_json::json!({})).unwrap();
+    assert_eq!(other.fixed_ips[0].ip_address, ip("10.0.0.3"));
+}
+
+#[test]
+fn asn_change_moves_automatic_route_targets_only() {
+    let mut w = World::new();
+    w.project("p");
+    w.network("default-domain:p:auto", &[]).unwrap();
+    let req: CreateNetwork = serde_json::from_value(serde_json::json!({
+        "fq_name": "default-domain:p:fixed", "route_targets": ["target:65000:7"], "vxlan_id": 5001
+    }))
+    .unwrap();
+    w.run(Command::CreateNetwork(req)).unwrap();
+    w.run(Command::UpdateGlobalConfig(UpdateGlobalConfig {
+        asn: Some(weft_types::Asn(65100)),
+        encapsulation_priority: None,
+    }))
+    .unwrap();
+    let targets: Vec<String> = w
+        .model
+        .networks()
+        .map(|n| n.route_targets[0].to_string())
+        .collect();
+    assert!(
+        targets.contains(&"target:65100:8000001".to_string()),
+        "{targets:?}"
+    );
+    assert!(
+        targets.contains(&"target:65000:7".to_string()),
+        "{targets:?}"
+    );
+    let err = w
+        .network("default-domain:p:x", &[])
+        .map(|_| ())
+        .and_then(|_| {
+            let req: CreateNetwork = serde_json::from_value(
+                serde_json::json!({"fq_name": "default-domain:p:y", "vxlan_id": 5001}),
+            )
+            .unwrap();
+            w.run(Command::CreateNetwork(req)).map(|_| ())
+        });
+    assert_eq!(err.unwrap_err().field(), Some("vxlan_id"));
+}
+
+#[test]
+fn model_rebuilt_from_its_changes_is_the_same() {
+    let mut w = World::new();
+    w.project("k8s-contrail");
+    w.project("admin");
+    w.network(SEAMLESS, &["192.168.1.0/24", "fd00::/64"])
+        .unwrap();
+    let mut ports = Vec::new();
+    for i in 0..20 {
+        ports.push(
+            w.port(SEAMLESS, serde_json::json!({"name": format!("p{i}")}))
+                .unwrap(),
+        );
+    }
+    for p in ports.iter().step_by(3) {
+        w.run(Command::DeletePort(Ref::Id(p.meta.id))).unwrap();
+    }
+    // Replay the final state of every object, as a store would hand it back.
+    let mut last = std::collections::BTreeMap::new();
+    for change in &w.log {
+        match change {
+            Change::Put(o) => {
+                last.insert((o.kind(), o.id()), Some(o.clone()));
+            }
+            Change::Delete { kind, id } => {
+                last.insert((*kind, *id), None);
+            }
+        }
+    }
+    let rebuilt = Model::load(last.into_values().flatten()).unwrap();
+    for subnet in w.model.subnets() {
+        assert_eq!(
+            rebuilt.allocator(subnet.meta.id),
+            w.model.allocator(subnet.meta.id)
+        );
+    }
+    assert_eq!(rebuilt.ports().count(), w.model.ports().count());
+    let mut w2 = World {
+        model: rebuilt,
+        entropy: Counter(10_000),
+        log: Vec::new(),
+    };
+    let next = w2.port(SEAMLESS, serde_json::json!({})).unwrap();
+    assert_eq!(next.fixed_ips[0].ip_address, ip("192.168.1.3"));
+}
