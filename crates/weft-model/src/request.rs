@@ -149,11 +149,19 @@ pub struct UpdateNetwork {
     #[serde(default)]
     pub tags: Option<Vec<String>>,
     /// `null` returns to the automatic VNI (the VN id).
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<u32>)]
     pub vxlan_id: Option<Option<Vni>>,
     /// `null` returns to the automatic route target.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub route_targets: Option<Option<Vec<RouteTarget>>>,
     #[serde(default)]
     pub forwarding_mode: Option<ForwardingMode>,
@@ -175,11 +183,19 @@ pub struct CreateSubnet {
     pub name: String,
     pub cidr: Prefix,
     /// Absent: the first host address. `null`: no gateway.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub gateway_ip: Option<Option<IpAddr>>,
     /// Absent: the second host address. `null`: none.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub dns_service_ip: Option<Option<IpAddr>>,
     #[serde(default)]
@@ -226,7 +242,11 @@ pub struct UpdateSubnet {
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub gateway_ip: Option<Option<IpAddr>>,
     #[serde(default)]
@@ -344,7 +364,11 @@ pub struct UpdatePort {
     #[serde(default)]
     pub admin_state_up: Option<bool>,
     /// `null` unbinds the port.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub binding_host_id: Option<Option<String>>,
     #[serde(default)]
     pub vif_type: Option<VifType>,

@@ -560,3 +560,26 @@ fn model_rebuilt_from_its_changes_is_the_same() {
     let next = w2.port(SEAMLESS, serde_json::json!({})).unwrap();
     assert_eq!(next.fixed_ips[0].ip_address, ip("192.168.1.3"));
 }
+
+#[test]
+fn absent_and_null_survive_a_round_trip_through_json() {
+    // A client that serialises a request must not turn "absent" into "null".
+    let req = CreateSubnet::with_cidr("10.0.0.0/24".parse().unwrap());
+    let text = serde_json::to_string(&req).unwrap();
+    let back: CreateSubnet = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.gateway_ip, None, "{text}");
+    let mut no_gateway = req.clone();
+    no_gateway.gateway_ip = Some(None);
+    let text = serde_json::to_string(&no_gateway).unwrap();
+    let back: CreateSubnet = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.gateway_ip, Some(None), "{text}");
+    let unbind = UpdatePort {
+        binding_host_id: Some(None),
+        ..UpdatePort::default()
+    };
+    let back: UpdatePort = serde_json::from_str(&serde_json::to_string(&unbind).unwrap()).unwrap();
+    assert_eq!(back.binding_host_id, Some(None));
+    let keep = UpdatePort::default();
+    let back: UpdatePort = serde_json::from_str(&serde_json::to_string(&keep).unwrap()).unwrap();
+    assert_eq!(back.binding_host_id, None);
+}

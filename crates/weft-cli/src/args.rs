@@ -1,0 +1,313 @@
+//! The command line.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// One network plane for OpenStack VMs and Kubernetes pods.
+#[derive(Debug, Parser)]
+#[command(name = "weft", version, propagate_version = true)]
+pub struct Cli {
+    /// URL of the weft server's native API.
+    #[arg(
+        long,
+        global = true,
+        env = "WEFT_SERVER",
+        default_value = "http://127.0.0.1:8082"
+    )]
+    pub server: String,
+    /// Output format.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Tables for people.
+    Table,
+    /// JSON for scripts.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the weft server (native API on the embedded store).
+    Server(ServerArgs),
+    /// Projects (tenants).
+    #[command(subcommand)]
+    Project(ProjectCmd),
+    /// Virtual networks.
+    #[command(subcommand)]
+    Vn(VnCmd),
+    /// Subnets of virtual networks.
+    #[command(subcommand)]
+    Subnet(SubnetCmd),
+    /// Ports (workload interfaces).
+    #[command(subcommand)]
+    Port(PortCmd),
+    /// Security groups and their rules.
+    #[command(subcommand)]
+    Sg(SgCmd),
+    /// Nodes running `weft agent` (vRouters).
+    #[command(subcommand)]
+    Node(NodeCmd),
+    /// Control nodes.
+    #[command(subcommand, name = "control-node")]
+    ControlNode(ControlNodeCmd),
+    /// Deployment-wide settings (ASN, encapsulation priority).
+    #[command(subcommand)]
+    Global(GlobalCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Directory of the embedded store.
+    #[arg(long, env = "WEFT_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Address of the native API.
+    #[arg(long, default_value = "127.0.0.1:8082")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCmd {
+    /// Create a project (`domain:project`, or `project` in default-domain) with its default group.
+    Create {
+        fq_name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    List,
+    Show {
+        project: String,
+    },
+    Delete {
+        project: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VnCmd {
+    /// Create a virtual network `domain:project:name`.
+    Create {
+        fq_name: String,
+        /// A subnet CIDR (repeatable); gateway .1 and service address .2 by default.
+        #[arg(long = "subnet")]
+        subnets: Vec<String>,
+        /// VXLAN VNI (default: the VN id).
+        #[arg(long)]
+        vni: Option<u32>,
+        /// Route target (repeatable; default target:<ASN>:<8000000 + VN id>).
+        #[arg(long = "route-target")]
+        route_targets: Vec<String>,
+        /// l2, l3 or l2_l3.
+        #[arg(long)]
+        forwarding_mode: Option<String>,
+        #[arg(long)]
+        shared: bool,
+    },
+    List {
+        #[arg(long)]
+        project: Option<String>,
+    },
+    Show {
+        vn: String,
+    },
+    Delete {
+        vn: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubnetCmd {
+    /// Add a subnet to a virtual network.
+    Create {
+        #[arg(long)]
+        vn: String,
+        cidr: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Gateway address, or `none`.
+        #[arg(long)]
+        gateway: Option<String>,
+        /// Allocation pool START-END (repeatable).
+        #[arg(long = "pool")]
+        pools: Vec<String>,
+        /// DNS server handed out by DHCP (repeatable).
+        #[arg(long = "dns")]
+        dns_nameservers: Vec<IpAddr>,
+        #[arg(long)]
+        no_dhcp: bool,
+    },
+    List {
+        #[arg(long)]
+        vn: Option<String>,
+    },
+    Show {
+        subnet: String,
+    },
+    Delete {
+        subnet: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PortCmd {
+    /// Create a port on a virtual network.
+    Create {
+        #[arg(long)]
+        vn: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Project owning the port (default: the network's).
+        #[arg(long)]
+        project: Option<String>,
+        /// A fixed address (repeatable).
+        #[arg(long = "ip")]
+        ips: Vec<IpAddr>,
+        #[arg(long)]
+        mac: Option<String>,
+        /// Security group (repeatable; default: the project's `default`).
+        #[arg(long = "sg")]
+        security_groups: Vec<String>,
+        #[arg(long)]
+        no_security_groups: bool,
+        #[arg(long)]
+        no_port_security: bool,
+        /// Node that plugs the port.
+        #[arg(long)]
+        host: Option<String>,
+        /// tap (VMs) or veth (pods).
+        #[arg(long)]
+        vif_type: Option<String>,
+        #[arg(long, default_value = "")]
+        device_owner: String,
+        #[arg(long, default_value = "")]
+        device_id: String,
+    },
+    List {
+        #[arg(long)]
+        vn: Option<String>,
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        host: Option<String>,
+    },
+    Show {
+        port: String,
+    },
+    /// Change a port's groups, binding or status.
+    Update {
+        port: String,
+        #[arg(long = "sg")]
+        security_groups: Vec<String>,
+        #[arg(long)]
+        no_security_groups: bool,
+        #[arg(long)]
+        host: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    Delete {
+        port: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SgCmd {
+    /// Create a security group `domain:project:name` (egress allowed, no ingress).
+    Create {
+        fq_name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    List {
+        #[arg(long)]
+        project: Option<String>,
+    },
+    Show {
+        sg: String,
+    },
+    Delete {
+        sg: String,
+    },
+    /// Rules of a group.
+    #[command(subcommand)]
+    Rule(RuleCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuleCmd {
+    /// Add a rule.
+    Add {
+        sg: String,
+        /// ingress or egress.
+        #[arg(long)]
+        direction: String,
+        /// IPv4 or IPv6 (default from the remote prefix, else IPv4).
+        #[arg(long)]
+        ethertype: Option<String>,
+        /// Protocol name or number.
+        #[arg(long)]
+        protocol: Option<String>,
+        /// Port or MIN-MAX (ICMP: TYPE or TYPE-CODE).
+        #[arg(long)]
+        port: Option<String>,
+        /// Remote CIDR.
+        #[arg(long, conflicts_with = "remote_group")]
+        remote_ip: Option<String>,
+        /// Remote security group.
+        #[arg(long)]
+        remote_group: Option<String>,
+    },
+    List {
+        sg: String,
+    },
+    Delete {
+        rule: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCmd {
+    Create {
+        name: String,
+        #[arg(long)]
+        underlay: IpAddr,
+    },
+    List,
+    Show {
+        node: String,
+    },
+    Delete {
+        node: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ControlNodeCmd {
+    Create {
+        name: String,
+        #[arg(long)]
+        address: IpAddr,
+    },
+    List,
+    Delete {
+        node: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GlobalCmd {
+    Show,
+    Set {
+        #[arg(long)]
+        asn: Option<u32>,
+        /// Comma-separated, e.g. MPLSoUDP,MPLSoGRE,VXLAN.
+        #[arg(long)]
+        encap: Option<String>,
+    },
+}

@@ -1,0 +1,44 @@
+//! The `weft` command: runs the server and manages resources through the
+//! native API. Everything here is thin glue over `weft-server` and the
+//! `weft-api` client; no model logic lives in the CLI.
+
+mod args;
+mod output;
+mod resources;
+mod server;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{Cli, Format};
+
+/// Parses the command line, runs it, and turns errors into a message and exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("weft: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("weft: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        args::Command::Server(args) => server::run(args).await,
+        command => resources::run(&cli.server, cli.output, command).await,
+    }
+}
