@@ -1,0 +1,29 @@
+# Shared settings for the project's scripts (sourced, not run).
+#
+# Everything built or installed outside the checkout lives under WEFT_CACHE,
+# so a fresh clone on a machine that has run these scripts before reuses it.
+# shellcheck shell=bash
+WEFT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export WEFT_CACHE=${WEFT_CACHE:-/var/cache/weft}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$WEFT_CACHE/target}
+mkdir -p "$WEFT_CACHE"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# A free TCP port on loopback.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Debian packages the scripts need, installed only when missing.
+need_packages() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+    done
+    if ((${#missing[@]})); then
+        echo "installing ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    fi
+}
