@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use weft_model::{
-    Command, ControlNode, CreateControlNode, CreateNetwork, CreateNode, CreatePort, CreateProject,
-    CreateSecurityGroup, CreateSecurityGroupRule, CreateSubnet, Kind, Model, Node, Object, Port,
-    Project, Ref, SecurityGroup, SecurityGroupRule, Subnet, UpdateNetwork, UpdateNode, UpdatePort,
-    UpdateProject, UpdateSecurityGroup, UpdateSubnet, VirtualNetwork,
+    Command, ControlNode, CreateControlNode, CreateDomain, CreateNetwork, CreateNode, CreatePort,
+    CreateProject, CreateSecurityGroup, CreateSecurityGroupRule, CreateSubnet, Domain, Kind, Model,
+    Node, Object, Port, Project, Ref, SecurityGroup, SecurityGroupRule, Subnet, UpdateNetwork,
+    UpdateNode, UpdatePort, UpdateProject, UpdateSecurityGroup, UpdateSubnet, VirtualNetwork,
 };
 
 /// Query parameters a collection may be filtered by, already resolved to ids.
@@ -70,6 +70,8 @@ fn name_matches(filter: &Filter, name: &str) -> bool {
 }
 
 #[derive(Debug)]
+pub struct Domains;
+#[derive(Debug)]
 pub struct Projects;
 #[derive(Debug)]
 pub struct VirtualNetworks;
@@ -85,6 +87,40 @@ pub struct SecurityGroupRules;
 pub struct Nodes;
 #[derive(Debug)]
 pub struct ControlNodes;
+
+impl Resource for Domains {
+    const PATH: &'static str = "/v1/domains";
+    const NAME: &'static str = "domain";
+    const KIND: Kind = Kind::Domain;
+    const FILTERS: &'static [&'static str] = &["name"];
+    const UPDATABLE: bool = false;
+    type Object = Domain;
+    type Create = CreateDomain;
+    type Update = NoUpdate;
+
+    fn create(req: CreateDomain) -> Command {
+        Command::CreateDomain(req)
+    }
+    fn update(_: Ref, _: NoUpdate) -> Option<Command> {
+        None
+    }
+    fn delete(target: Ref) -> Command {
+        Command::DeleteDomain(target)
+    }
+    fn from_object(object: Object) -> Option<Domain> {
+        match object {
+            Object::Domain(o) => Some(o),
+            _ => None,
+        }
+    }
+    fn list(model: &Model, filter: &Filter) -> Vec<Domain> {
+        model
+            .domains()
+            .filter(|d| name_matches(filter, d.fq_name.name()))
+            .cloned()
+            .collect()
+    }
+}
 
 impl Resource for Projects {
     const PATH: &'static str = "/v1/projects";
@@ -389,6 +425,7 @@ pub trait ResourceVisitor {
 /// Visits every resource: the single list the server builds both its router
 /// and its OpenAPI document from.
 pub fn visit_resources(visitor: &mut impl ResourceVisitor) {
+    visitor.visit::<Domains>();
     visitor.visit::<Projects>();
     visitor.visit::<VirtualNetworks>();
     visitor.visit::<Subnets>();

@@ -36,6 +36,9 @@ pub enum Format {
 pub enum Command {
     /// Run the weft server (native API on the embedded store).
     Server(ServerArgs),
+    /// Administrative domains (projects live in one; `default-domain` always exists).
+    #[command(subcommand)]
+    Domain(DomainCmd),
     /// Projects (tenants).
     #[command(subcommand)]
     Project(ProjectCmd),
@@ -70,6 +73,22 @@ pub struct ServerArgs {
     /// Address of the native API.
     #[arg(long, default_value = "127.0.0.1:8082")]
     pub listen: SocketAddr,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainCmd {
+    Create {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    List,
+    Show {
+        domain: String,
+    },
+    Delete {
+        domain: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

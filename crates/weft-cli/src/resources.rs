@@ -8,20 +8,20 @@ use anyhow::{Context, bail};
 use uuid::Uuid;
 use weft_api::client::Client;
 use weft_api::{
-    ControlNodes, ListQuery, Nodes, Ports, Projects, SecurityGroupRules, SecurityGroups, Subnets,
-    VirtualNetworks,
+    ControlNodes, Domains, ListQuery, Nodes, Ports, Projects, SecurityGroupRules, SecurityGroups,
+    Subnets, VirtualNetworks,
 };
 use weft_model::{
-    AllocationPool, CreateControlNode, CreateNetwork, CreateNode, CreatePort, CreateProject,
-    CreateSecurityGroup, CreateSecurityGroupRule, CreateSubnet, Direction, Encapsulation,
-    Ethertype, FixedIpRequest, ForwardingMode, Port, Ref, SecurityGroupRule, Subnet,
+    AllocationPool, CreateControlNode, CreateDomain, CreateNetwork, CreateNode, CreatePort,
+    CreateProject, CreateSecurityGroup, CreateSecurityGroupRule, CreateSubnet, Direction,
+    Encapsulation, Ethertype, FixedIpRequest, ForwardingMode, Port, Ref, SecurityGroupRule, Subnet,
     UpdateGlobalConfig, UpdatePort, VifType,
 };
 use weft_types::{Asn, FqName, MacAddr, Prefix, RouteTarget, Vni};
 
 use crate::args::{
-    Command, ControlNodeCmd, Format, GlobalCmd, NodeCmd, PortCmd, ProjectCmd, RuleCmd, SgCmd,
-    SubnetCmd, VnCmd,
+    Command, ControlNodeCmd, DomainCmd, Format, GlobalCmd, NodeCmd, PortCmd, ProjectCmd, RuleCmd,
+    SgCmd, SubnetCmd, VnCmd,
 };
 use crate::output;
 
@@ -47,6 +47,7 @@ pub(crate) async fn run(server: &str, format: Format, command: Command) -> anyho
     let client = Client::new(server)?;
     match command {
         Command::Server(_) => unreachable_server(),
+        Command::Domain(cmd) => domain(&client, format, cmd).await,
         Command::Project(cmd) => project(&client, format, cmd).await,
         Command::Vn(cmd) => vn(&client, format, cmd).await,
         Command::Subnet(cmd) => subnet(&client, format, cmd).await,
@@ -60,6 +61,34 @@ pub(crate) async fn run(server: &str, format: Format, command: Command) -> anyho
 
 fn unreachable_server() -> anyhow::Result<()> {
     bail!("`weft server` is handled before resource commands")
+}
+
+async fn domain(client: &Client, format: Format, cmd: DomainCmd) -> anyhow::Result<()> {
+    match cmd {
+        DomainCmd::Create { name, description } => {
+            let req = CreateDomain {
+                fq_name: fq_name(&name)?,
+                id: None,
+                description,
+                tags: Vec::new(),
+            };
+            output::show(format, &client.create::<Domains>(&req).await?);
+        }
+        DomainCmd::List => {
+            let domains = client.list::<Domains>(&ListQuery::default()).await?;
+            let rows = domains
+                .iter()
+                .map(|d| vec![d.meta.id.to_string(), d.fq_name.to_string()])
+                .collect();
+            output::list(format, &domains, &["ID", "FQ NAME"], rows);
+        }
+        DomainCmd::Show { domain } => output::show(format, &client.get::<Domains>(&domain).await?),
+        DomainCmd::Delete { domain } => {
+            let gone = client.delete::<Domains>(&domain).await?;
+            deleted(format, "domain", &gone.fq_name.to_string(), &gone);
+        }
+    }
+    Ok(())
 }
 
 async fn project(client: &Client, format: Format, cmd: ProjectCmd) -> anyhow::Result<()> {

@@ -26,21 +26,58 @@ fn reference_scenario_model_through_the_cli() {
     for p in ["k8s-contrail", "admin", "k8s-seamless"] {
         ok(&server, &["project", "create", p]);
     }
-    let vn = ok(&server, &["vn", "create", SEAMLESS, "--subnet", "192.168.1.0/24"]);
-    assert!(vn.contains(SEAMLESS) && vn.contains("target:64512:8000001"), "{vn}");
+    let vn = ok(
+        &server,
+        &["vn", "create", SEAMLESS, "--subnet", "192.168.1.0/24"],
+    );
+    assert!(
+        vn.contains(SEAMLESS) && vn.contains("target:64512:8000001"),
+        "{vn}"
+    );
 
     let vm = ok(
         &server,
-        &["port", "create", "--vn", SEAMLESS, "--name", "vm", "--project", "admin", "--host", "os-compute", "--device-owner", "compute:nova", "-o", "json"],
+        &[
+            "port",
+            "create",
+            "--vn",
+            SEAMLESS,
+            "--name",
+            "vm",
+            "--project",
+            "admin",
+            "--host",
+            "os-compute",
+            "--device-owner",
+            "compute:nova",
+            "-o",
+            "json",
+        ],
     );
     let vm: serde_json::Value = serde_json::from_str(&vm).unwrap();
     assert_eq!(vm["fixed_ips"][0]["ip_address"], "192.168.1.3");
     assert_eq!(vm["vif_type"], "tap");
     let pod = ok(
         &server,
-        &["port", "create", "--vn", SEAMLESS, "--name", "cont", "--project", "k8s-seamless", "--host", "k8s-worker", "--vif-type", "veth"],
+        &[
+            "port",
+            "create",
+            "--vn",
+            SEAMLESS,
+            "--name",
+            "cont",
+            "--project",
+            "k8s-seamless",
+            "--host",
+            "k8s-worker",
+            "--vif-type",
+            "veth",
+        ],
     );
-    assert!(pod.contains("192.168.1.4") && pod.contains("default-domain:k8s-seamless"), "{pod}");
+    assert!(
+        pod.contains("192.168.1.4") && pod.contains("default-domain:k8s-seamless"),
+        "{pod}"
+    );
 
     let table = ok(&server, &["port", "list", "--vn", SEAMLESS]);
     let lines: Vec<&str> = table.lines().collect();
@@ -50,10 +87,32 @@ fn reference_scenario_model_through_the_cli() {
     // The VM's group admits only its members; a rule admits the pod's group.
     let rule = ok(
         &server,
-        &["sg", "rule", "add", "default-domain:admin:default", "--direction", "ingress", "--remote-group", "default-domain:k8s-seamless:default"],
+        &[
+            "sg",
+            "rule",
+            "add",
+            "default-domain:admin:default",
+            "--direction",
+            "ingress",
+            "--remote-group",
+            "default-domain:k8s-seamless:default",
+        ],
     );
-    assert!(rule.contains("group default-domain:k8s-seamless:default"), "{rule}");
-    let rules = ok(&server, &["sg", "rule", "list", "default-domain:admin:default", "-o", "json"]);
+    assert!(
+        rule.contains("group default-domain:k8s-seamless:default"),
+        "{rule}"
+    );
+    let rules = ok(
+        &server,
+        &[
+            "sg",
+            "rule",
+            "list",
+            "default-domain:admin:default",
+            "-o",
+            "json",
+        ],
+    );
     let rules: Vec<serde_json::Value> = serde_json::from_str(&rules).unwrap();
     assert_eq!(rules.len(), 5);
 
@@ -68,11 +127,36 @@ fn bad_input_exits_non_zero_with_the_rule_broken() {
     let server = ServerProcess::start(&dir.path().join("data"));
     ok(&server, &["project", "create", "p"]);
     for (args, says) in [
-        (vec!["vn", "create", "default-domain:p:n", "--subnet", "10.0.0.5/24"], "host bits set"),
-        (vec!["vn", "create", "default-domain:q:n"], "project 'default-domain:q' does not exist"),
-        (vec!["port", "create", "--vn", "default-domain:p:none"], "virtual-network 'default-domain:p:none' does not exist"),
+        (
+            vec![
+                "vn",
+                "create",
+                "default-domain:p:n",
+                "--subnet",
+                "10.0.0.5/24",
+            ],
+            "host bits set",
+        ),
+        (
+            vec!["vn", "create", "default-domain:q:n"],
+            "project 'default-domain:q' does not exist",
+        ),
+        (
+            vec!["port", "create", "--vn", "default-domain:p:none"],
+            "virtual-network 'default-domain:p:none' does not exist",
+        ),
         (vec!["vn", "show", "default-domain:p:none"], "404"),
-        (vec!["sg", "rule", "add", "default-domain:p:default", "--direction", "up"], "not a direction"),
+        (
+            vec![
+                "sg",
+                "rule",
+                "add",
+                "default-domain:p:default",
+                "--direction",
+                "up",
+            ],
+            "not a direction",
+        ),
     ] {
         let out = server.cli(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -85,5 +169,8 @@ fn bad_input_exits_non_zero_with_the_rule_broken() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot talk to the weft server at http://127.0.0.1:9"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot talk to the weft server at http://127.0.0.1:9")
+    );
 }

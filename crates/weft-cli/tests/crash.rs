@@ -81,7 +81,10 @@ fn acknowledged_ports_survive_kill_9() {
                     loop {
                         match client.create::<Ports>(&CreatePort::on(network())).await {
                             Ok(port) => {
-                                acked.lock().unwrap().insert(port.meta.id, port.fixed_ips[0].ip_address);
+                                acked
+                                    .lock()
+                                    .unwrap()
+                                    .insert(port.meta.id, port.fixed_ips[0].ip_address);
                             }
                             Err(_) => return,
                         }
@@ -101,25 +104,50 @@ fn acknowledged_ports_survive_kill_9() {
 
         let server = ServerProcess::start(&data);
         let client = Client::new(&server.url).unwrap();
-        let ports = runtime.block_on(client.list::<Ports>(&ListQuery::default())).unwrap();
-        let stored: BTreeMap<Uuid, IpAddr> = ports.iter().map(|p| (p.meta.id, p.fixed_ips[0].ip_address)).collect();
+        let ports = runtime
+            .block_on(client.list::<Ports>(&ListQuery::default()))
+            .unwrap();
+        let stored: BTreeMap<Uuid, IpAddr> = ports
+            .iter()
+            .map(|p| (p.meta.id, p.fixed_ips[0].ip_address))
+            .collect();
 
         // Every acknowledged port is there, with the address it was given.
         for (id, ip) in &acked {
-            assert_eq!(stored.get(id), Some(ip), "round {round}: acknowledged port {id} ({ip}) lost");
+            assert_eq!(
+                stored.get(id),
+                Some(ip),
+                "round {round}: acknowledged port {id} ({ip}) lost"
+            );
         }
         // Ports committed but not yet acknowledged when the server died may
         // exist too; nothing else can.
         assert!(stored.len() >= acked.len());
-        assert!(stored.len() <= acked.len() + CLIENTS, "round {round}: more ports than requests in flight");
+        assert!(
+            stored.len() <= acked.len() + CLIENTS,
+            "round {round}: more ports than requests in flight"
+        );
         // No address twice, and no gap: the held addresses are exactly .3 onward.
         let offsets: BTreeSet<u32> = stored.values().map(|ip| offset(*ip)).collect();
-        assert_eq!(offsets.len(), stored.len(), "round {round}: an address is held twice");
+        assert_eq!(
+            offsets.len(),
+            stored.len(),
+            "round {round}: an address is held twice"
+        );
         let expected: BTreeSet<u32> = (3..3 + stored.len() as u32).collect();
-        assert_eq!(offsets, expected, "round {round}: addresses are not a gapless run from 10.0.0.3");
+        assert_eq!(
+            offsets, expected,
+            "round {round}: addresses are not a gapless run from 10.0.0.3"
+        );
         // Nothing leaked: the next port gets the very next address.
-        let next = runtime.block_on(client.create::<Ports>(&CreatePort::on(network()))).unwrap();
-        assert_eq!(offset(next.fixed_ips[0].ip_address), 3 + stored.len() as u32, "round {round}");
+        let next = runtime
+            .block_on(client.create::<Ports>(&CreatePort::on(network())))
+            .unwrap();
+        assert_eq!(
+            offset(next.fixed_ips[0].ip_address),
+            3 + stored.len() as u32,
+            "round {round}"
+        );
         eprintln!(
             "round {round}: killed after {} acknowledged, {} stored after restart",
             acked.len(),

@@ -134,6 +134,8 @@ impl Model {
     /// Checks `command` and works out its changes, without changing anything.
     pub fn plan(&self, command: Command, ctx: &mut Ctx<'_>) -> Result<Outcome, ModelError> {
         match command {
+            Command::CreateDomain(req) => self.plan_create_domain(req, ctx),
+            Command::DeleteDomain(r) => self.plan_delete_domain(&r),
             Command::CreateProject(req) => self.plan_create_project(req, ctx),
             Command::UpdateProject(r, req) => self.plan_update_project(&r, req, ctx),
             Command::DeleteProject(r) => self.plan_delete_project(&r),

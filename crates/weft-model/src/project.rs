@@ -9,7 +9,7 @@ use crate::objects::{
     Change, Direction, Domain, Encapsulation, Ethertype, GlobalConfig, Kind, Object, Project,
     SecurityGroup, SecurityGroupRule,
 };
-use crate::request::{CreateProject, Ref, UpdateProject};
+use crate::request::{CreateDomain, CreateProject, Ref, UpdateProject};
 use crate::validate;
 
 /// Name of the group every project gets.
@@ -42,6 +42,49 @@ impl Model {
             })));
         }
         changes
+    }
+
+    pub(crate) fn plan_create_domain(
+        &self,
+        req: CreateDomain,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<Outcome, ModelError> {
+        validate::fq_depth("fq_name", &req.fq_name, 1, "a single name")?;
+        validate::new_id(self, Kind::Domain, req.id)?;
+        validate::description(&req.description)?;
+        validate::tags(&req.tags)?;
+        validate::new_name(self, Kind::Domain, "fq_name", &req.fq_name)?;
+        let domain = Domain {
+            meta: ctx.meta(req.id, req.description, req.tags),
+            fq_name: req.fq_name,
+        };
+        Ok(Outcome {
+            changes: vec![Change::Put(Object::Domain(domain.clone()))],
+            object: Object::Domain(domain),
+        })
+    }
+
+    pub(crate) fn plan_delete_domain(&self, reference: &Ref) -> Result<Outcome, ModelError> {
+        let id = self.resolve(Kind::Domain, reference, "")?;
+        let domain = &self.domains[&id];
+        let in_use = |by: String| ModelError::InUse {
+            kind: Kind::Domain,
+            key: domain.fq_name.to_string(),
+            by,
+        };
+        if domain.fq_name.name() == DEFAULT_DOMAIN {
+            return Err(in_use("it is the default domain".into()));
+        }
+        if let Some(project) = self.projects.values().find(|p| p.domain_id == id) {
+            return Err(in_use(format!("it holds project {}", project.fq_name)));
+        }
+        Ok(Outcome {
+            object: Object::Domain(domain.clone()),
+            changes: vec![Change::Delete {
+                kind: Kind::Domain,
+                id,
+            }],
+        })
     }
 
     pub(crate) fn plan_create_project(

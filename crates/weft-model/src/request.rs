@@ -86,6 +86,19 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// Create an administrative domain (a one-component FQ name).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDomain {
+    pub fq_name: FqName,
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
 /// Create a project (`domain:project`, or just `project` in `default-domain`).
 /// Its `default` security group is created with it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -489,6 +502,8 @@ pub struct UpdateGlobalConfig {
 /// Everything the model can be asked to do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
+    CreateDomain(CreateDomain),
+    DeleteDomain(Ref),
     CreateProject(CreateProject),
     UpdateProject(Ref, UpdateProject),
     DeleteProject(Ref),

@@ -583,3 +583,30 @@ fn absent_and_null_survive_a_round_trip_through_json() {
     let back: UpdatePort = serde_json::from_str(&serde_json::to_string(&keep).unwrap()).unwrap();
     assert_eq!(back.binding_host_id, None);
 }
+
+#[test]
+fn domains_hold_projects_and_the_default_one_stays() {
+    let mut w = World::new();
+    let domain: CreateDomain =
+        serde_json::from_value(serde_json::json!({"fq_name": "lab"})).unwrap();
+    w.run(Command::CreateDomain(domain)).unwrap();
+    w.project("lab:tenant");
+    let err = w
+        .run(Command::DeleteDomain("lab".parse().unwrap()))
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Conflict);
+    let err = w
+        .run(Command::DeleteDomain("default-domain".parse().unwrap()))
+        .unwrap_err();
+    assert!(err.to_string().contains("default domain"), "{err}");
+    let bad: CreateDomain = serde_json::from_value(serde_json::json!({"fq_name": "a:b"})).unwrap();
+    assert_eq!(
+        w.run(Command::CreateDomain(bad)).unwrap_err().field(),
+        Some("fq_name")
+    );
+    w.run(Command::DeleteProject("lab:tenant".parse().unwrap()))
+        .unwrap();
+    w.run(Command::DeleteDomain("lab".parse().unwrap()))
+        .unwrap();
+    assert_eq!(w.model.domains().count(), 1);
+}

@@ -18,7 +18,11 @@ pub(crate) struct ServerProcess {
 
 impl ServerProcess {
     pub(crate) fn start(data_dir: &Path) -> ServerProcess {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let log = std::fs::File::create(data_dir.with_extension("log")).unwrap();
         let child = Command::new(weft())
             .args(["server", "--data-dir"])
