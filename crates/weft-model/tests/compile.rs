@@ -1,0 +1,103 @@
+//! The compiler's desired state per node, against golden files.
+//!
+//! `WEFT_UPDATE_GOLDEN=1 cargo test -p weft-model --test compile` rewrites
+//! them; review the diff like code.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::World;
+use weft_model::compile::Remote;
+use weft_model::*;
+
+const SEAMLESS: &str = "default-domain:k8s-contrail:seamless";
+
+/// The reference scenario, with the rule of step 6 (remote group = the pod's group).
+fn scenario() -> World {
+    let mut w = World::new();
+    w.project("k8s-contrail");
+    w.project("admin");
+    w.project("k8s-seamless");
+    w.network(SEAMLESS, &["192.168.1.0/24"]).unwrap();
+    w.port(SEAMLESS, serde_json::json!({"name": "vm", "project": "admin", "binding_host_id": "os-compute", "device_owner": "compute:nova"}))
+        .unwrap();
+    w.port(SEAMLESS, serde_json::json!({"name": "cont", "project": "k8s-seamless", "binding_host_id": "k8s-worker", "vif_type": "veth"}))
+        .unwrap();
+    let rule: CreateSecurityGroupRule = serde_json::from_value(serde_json::json!({
+        "security_group": "default-domain:admin:default",
+        "direction": "ingress",
+        "remote_group": "default-domain:k8s-seamless:default",
+    }))
+    .unwrap();
+    w.run(Command::CreateSecurityGroupRule(rule)).unwrap();
+    w
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("WEFT_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with WEFT_UPDATE_GOLDEN=1)", path.display()));
+    assert!(
+        expected == actual,
+        "{name} differs from the compiler's output; rerun with WEFT_UPDATE_GOLDEN=1 and review"
+    );
+}
+
+#[test]
+fn reference_scenario_per_node_matches_golden_files() {
+    let w = scenario();
+    for node in ["os-compute", "k8s-worker"] {
+        let desired = w.model.compile_node(node);
+        let text = serde_json::to_string_pretty(&desired).unwrap() + "\n";
+        golden(&format!("compile-{node}.json"), &text);
+    }
+}
+
+#[test]
+fn each_node_gets_only_its_ports_and_their_groups() {
+    let w = scenario();
+    let compute = w.model.compile_node("os-compute");
+    let worker = w.model.compile_node("k8s-worker");
+    assert_eq!(compute.ports.len(), 1);
+    assert_eq!(worker.ports.len(), 1);
+    let vm = compute.ports.values().next().unwrap();
+    assert_eq!(vm.addresses[0].ip.to_string(), "192.168.1.3");
+    assert_eq!(vm.addresses[0].gateway.unwrap().to_string(), "192.168.1.1");
+    assert!(
+        vm.interface.starts_with("tap") && vm.interface.len() == 14,
+        "{}",
+        vm.interface
+    );
+    let pod = worker.ports.values().next().unwrap();
+    assert!(pod.interface.starts_with("veth"), "{}", pod.interface);
+    // Both nodes hold the one VRF of the seamless VN.
+    assert_eq!(
+        compute.vrfs.keys().collect::<Vec<_>>(),
+        worker.vrfs.keys().collect::<Vec<_>>()
+    );
+    // The VM's group admits its own members and, after step 6, the pod's group.
+    let admin_sg = vm.security_groups[0];
+    let pod_sg = pod.security_groups[0];
+    let remotes: Vec<Remote> = compute.acls[&admin_sg]
+        .iter()
+        .filter(|r| r.direction == Direction::Ingress)
+        .map(|r| r.remote)
+        .collect();
+    assert!(
+        remotes.contains(&Remote::Group(admin_sg)) && remotes.contains(&Remote::Group(pod_sg)),
+        "{remotes:?}"
+    );
+    assert!(
+        !worker.acls.contains_key(&admin_sg),
+        "the worker has no member of the admin group"
+    );
+    assert!(w.model.compile_node("nowhere").ports.is_empty());
+}
