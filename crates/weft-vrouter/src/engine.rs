@@ -1,0 +1,401 @@
+//! The engine: its tables, the command interpreter, flow evaluation and
+//! ageing. The per-packet path is in `datapath`, the read-only views in
+//! `view`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+
+use weft_types::{MacAddr, MplsLabel, Vni};
+
+use crate::acl::{AclQuery, Direction, permits};
+use crate::command::{Command, RouteConfig, VrfConfig};
+use crate::error::VrouterError;
+use crate::fib::{Route, Vrf};
+use crate::flow::{FlowAction, FlowEnds, FlowKey, FlowTable, FlowTimeouts};
+use crate::ids::{Millis, NhId, SgId, VifId, VrfId};
+use crate::nexthop::{Encapsulation, NextHop, NextHopKind};
+use crate::stats::{DropReason, DropStats};
+use crate::vif::{Vif, VifConfig};
+
+/// The MAC the vRouter answers ARP with and sends from (TF's
+/// `00:00:5e:00:01:00`, the same on every node).
+pub const VROUTER_MAC: MacAddr = MacAddr([0x00, 0x00, 0x5e, 0x00, 0x01, 0x00]);
+
+/// Fixed parameters of an engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineConfig {
+    pub vrouter_mac: MacAddr,
+    /// Flow entries (each connection takes two).
+    pub flow_capacity: usize,
+    pub flow_timeouts: FlowTimeouts,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            vrouter_mac: VROUTER_MAC,
+            flow_capacity: 512 * 1024,
+            flow_timeouts: FlowTimeouts::default(),
+        }
+    }
+}
+
+/// The forwarding engine of one node. See the crate docs for the packet
+/// path.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub(crate) config: EngineConfig,
+    pub(crate) underlay: Option<Ipv4Addr>,
+    pub(crate) vifs: BTreeMap<VifId, Vif>,
+    pub(crate) labels: HashMap<MplsLabel, VifId>,
+    pub(crate) vrfs: BTreeMap<VrfId, Vrf>,
+    pub(crate) vnis: HashMap<Vni, VrfId>,
+    pub(crate) nexthops: BTreeMap<NhId, NextHop>,
+    pub(crate) encap_priority: Vec<Encapsulation>,
+    pub(crate) flows: FlowTable,
+    pub(crate) drops: DropStats,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(EngineConfig::default())
+    }
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig) -> Self {
+        Engine {
+            config,
+            underlay: None,
+            vifs: BTreeMap::new(),
+            labels: HashMap::new(),
+            vrfs: BTreeMap::new(),
+            vnis: HashMap::new(),
+            nexthops: BTreeMap::new(),
+            encap_priority: vec![
+                Encapsulation::MplsOverUdp,
+                Encapsulation::MplsOverGre,
+                Encapsulation::Vxlan,
+            ],
+            flows: FlowTable::new(config.flow_capacity, config.flow_timeouts),
+            drops: DropStats::default(),
+        }
+    }
+
+    /// Applies one command; on error nothing changed.
+    pub fn apply(&mut self, command: Command) -> Result<(), VrouterError> {
+        match command {
+            Command::SetUnderlayAddr(addr) => {
+                self.underlay = Some(addr);
+                Ok(())
+            }
+            Command::AddVif(config) => self.add_vif(config),
+            Command::DeleteVif(id) => self.delete_vif(id),
+            Command::AddVrf(config) => self.add_vrf(config),
+            Command::DeleteVrf(id) => self.delete_vrf(id),
+            Command::AddNextHop(nh) => self.add_nexthop(nh),
+            Command::DeleteNextHop(id) => self.delete_nexthop(id),
+            Command::AddRoute(route) => self.add_route(route),
+            Command::DeleteRoute { vrf, prefix } => {
+                let table = self
+                    .vrfs
+                    .get_mut(&vrf)
+                    .ok_or(VrouterError::UnknownVrf(vrf))?;
+                table
+                    .remove(prefix)
+                    .map(|_| ())
+                    .ok_or(VrouterError::UnknownRoute { vrf, prefix })
+            }
+            Command::SetEncapPriority(list) => {
+                let mut seen = list.clone();
+                seen.sort();
+                seen.dedup();
+                if list.is_empty() || seen.len() != list.len() {
+                    return Err(VrouterError::BadEncapPriority);
+                }
+                self.encap_priority = list;
+                Ok(())
+            }
+            Command::SetAcl { vif, rules } => {
+                for (index, rule) in rules.iter().enumerate() {
+                    if let Some((first, last)) = rule.ports
+                        && first > last
+                    {
+                        return Err(VrouterError::BadPortRange {
+                            vif,
+                            index,
+                            first,
+                            last,
+                        });
+                    }
+                }
+                let entry = self
+                    .vifs
+                    .get_mut(&vif)
+                    .ok_or(VrouterError::UnknownVif(vif))?;
+                entry.acl = rules;
+                self.reevaluate_flows();
+                Ok(())
+            }
+            Command::FlushFlows => {
+                self.flows.clear();
+                Ok(())
+            }
+            Command::ReevaluateFlows => {
+                self.reevaluate_flows();
+                Ok(())
+            }
+        }
+    }
+
+    fn add_vif(&mut self, config: VifConfig) -> Result<(), VrouterError> {
+        let id = config.id;
+        if !self.vrfs.contains_key(&config.vrf) {
+            return Err(VrouterError::VifVrfMissing {
+                vif: id,
+                vrf: config.vrf,
+            });
+        }
+        if let Some(label) = config.label
+            && let Some(owner) = self.labels.get(&label)
+            && *owner != id
+        {
+            return Err(VrouterError::LabelInUse {
+                label,
+                owner: *owner,
+            });
+        }
+        if let Some(dhcp) = &config.dhcp {
+            if dhcp.prefix_len > 32 {
+                return Err(VrouterError::DhcpPrefixLen {
+                    vif: id,
+                    len: dhcp.prefix_len,
+                });
+            }
+            if !config.addrs.contains(&IpAddr::V4(dhcp.addr)) {
+                return Err(VrouterError::DhcpAddressNotOnVif {
+                    vif: id,
+                    addr: dhcp.addr,
+                });
+            }
+        }
+        let sgs_changed;
+        match self.vifs.get_mut(&id) {
+            Some(existing) => {
+                if let Some(old) = existing.config.label {
+                    self.labels.remove(&old);
+                }
+                sgs_changed = existing.config.sgs != config.sgs
+                    || existing.config.policy != config.policy
+                    || existing.config.vrf != config.vrf;
+                existing.config = config.clone();
+            }
+            None => {
+                sgs_changed = false;
+                self.vifs.insert(id, Vif::new(config.clone()));
+            }
+        }
+        if let Some(label) = config.label {
+            self.labels.insert(label, id);
+        }
+        if sgs_changed {
+            self.reevaluate_flows();
+        }
+        Ok(())
+    }
+
+    fn delete_vif(&mut self, id: VifId) -> Result<(), VrouterError> {
+        let vif = self.vifs.remove(&id).ok_or(VrouterError::UnknownVif(id))?;
+        if let Some(label) = vif.config.label {
+            self.labels.remove(&label);
+        }
+        self.flows
+            .remove_where(|e| e.src_vif == Some(id) || e.dst_vif == Some(id));
+        Ok(())
+    }
+
+    fn add_vrf(&mut self, config: VrfConfig) -> Result<(), VrouterError> {
+        if let Some(vni) = config.vni
+            && let Some(owner) = self.vnis.get(&vni)
+            && *owner != config.id
+        {
+            return Err(VrouterError::VniInUse { vni, owner: *owner });
+        }
+        match self.vrfs.get_mut(&config.id) {
+            Some(existing) => {
+                if let Some(old) = existing.vni {
+                    self.vnis.remove(&old);
+                }
+                existing.vni = config.vni;
+                existing.name = config.name;
+            }
+            None => {
+                self.vrfs
+                    .insert(config.id, Vrf::new(config.name, config.vni));
+            }
+        }
+        if let Some(vni) = config.vni {
+            self.vnis.insert(vni, config.id);
+        }
+        Ok(())
+    }
+
+    fn delete_vrf(&mut self, id: VrfId) -> Result<(), VrouterError> {
+        if !self.vrfs.contains_key(&id) {
+            return Err(VrouterError::UnknownVrf(id));
+        }
+        if let Some(vif) = self.vifs.values().find(|v| v.config.vrf == id) {
+            return Err(VrouterError::VrfInUse {
+                vrf: id,
+                vif: vif.config.id,
+            });
+        }
+        if let Some(vrf) = self.vrfs.remove(&id)
+            && let Some(vni) = vrf.vni
+        {
+            self.vnis.remove(&vni);
+        }
+        self.flows.remove_where(|e| e.key.vrf == id);
+        Ok(())
+    }
+
+    fn add_nexthop(&mut self, nh: NextHop) -> Result<(), VrouterError> {
+        match &nh.kind {
+            NextHopKind::Encap { vif } if !self.vifs.contains_key(vif) => {
+                return Err(VrouterError::NextHopVifMissing {
+                    nh: nh.id,
+                    vif: *vif,
+                });
+            }
+            NextHopKind::Tunnel { encaps, .. } if encaps.is_empty() => {
+                return Err(VrouterError::TunnelWithoutEncap(nh.id));
+            }
+            _ => {}
+        }
+        self.nexthops.insert(nh.id, nh);
+        Ok(())
+    }
+
+    fn delete_nexthop(&mut self, id: NhId) -> Result<(), VrouterError> {
+        if !self.nexthops.contains_key(&id) {
+            return Err(VrouterError::UnknownNextHop(id));
+        }
+        for (vrf_id, vrf) in &self.vrfs {
+            if let Some(route) = vrf.routes().into_iter().find(|r| r.nh == id) {
+                return Err(VrouterError::NextHopInUse {
+                    nh: id,
+                    vrf: *vrf_id,
+                    prefix: route.prefix,
+                });
+            }
+        }
+        self.nexthops.remove(&id);
+        Ok(())
+    }
+
+    fn add_route(&mut self, route: RouteConfig) -> Result<(), VrouterError> {
+        if !self.nexthops.contains_key(&route.nh) {
+            return Err(VrouterError::UnknownNextHop(route.nh));
+        }
+        let vrf = self
+            .vrfs
+            .get_mut(&route.vrf)
+            .ok_or(VrouterError::UnknownVrf(route.vrf))?;
+        vrf.insert(Route {
+            prefix: route.prefix,
+            nh: route.nh,
+            sgs: route.sgs,
+        });
+        Ok(())
+    }
+
+    /// Removes idle flows. Call at least at [`Engine::poll_at`].
+    pub fn poll(&mut self, now: Millis) -> usize {
+        self.flows.expire(now)
+    }
+
+    /// When the next flow may age out.
+    pub fn poll_at(&self) -> Option<Millis> {
+        self.flows.poll_at()
+    }
+
+    pub(crate) fn drop(&mut self, vif: Option<VifId>, reason: DropReason) {
+        self.drops.count(reason);
+        if let Some(v) = vif.and_then(|id| self.vifs.get_mut(&id)) {
+            v.drop(reason);
+        }
+    }
+
+    /// The local vif a route's next hop delivers to, if any.
+    pub(crate) fn local_vif_of(&self, route: &Route) -> Option<VifId> {
+        match self.nexthops.get(&route.nh).map(|nh| &nh.kind) {
+            Some(NextHopKind::Encap { vif }) => Some(*vif),
+            _ => None,
+        }
+    }
+
+    /// The SG ids of an endpoint: the local vif's, else the route's.
+    fn endpoint_sgs(&self, vrf: VrfId, addr: IpAddr, local: Option<VifId>) -> Vec<SgId> {
+        if let Some(vif) = local.and_then(|id| self.vifs.get(&id)) {
+            return vif.config.sgs.clone();
+        }
+        let Some(route) = self.vrfs.get(&vrf).and_then(|t| t.lookup(addr)) else {
+            return Vec::new();
+        };
+        match self.local_vif_of(route).and_then(|id| self.vifs.get(&id)) {
+            Some(vif) => vif.config.sgs.clone(),
+            None => route.sgs.clone(),
+        }
+    }
+
+    fn policy_vif(&self, id: Option<VifId>) -> Option<&Vif> {
+        id.and_then(|id| self.vifs.get(&id))
+            .filter(|v| v.config.policy)
+    }
+
+    /// Whether a packet between these ends is subject to flows at all:
+    /// only when a local end has port security on.
+    pub(crate) fn needs_flow(&self, ends: FlowEnds) -> bool {
+        self.policy_vif(ends.src_vif).is_some() || self.policy_vif(ends.dst_vif).is_some()
+    }
+
+    /// The action for a new flow: the egress ACL of a local source and the
+    /// ingress ACL of a local destination must both admit it.
+    pub(crate) fn evaluate(&self, key: &FlowKey, ends: FlowEnds) -> FlowAction {
+        if let Some(src) = self.policy_vif(ends.src_vif) {
+            let remote_sgs = self.endpoint_sgs(key.vrf, key.dst, ends.dst_vif);
+            let query = AclQuery {
+                direction: Direction::Egress,
+                protocol: key.protocol,
+                dst_port: key.dst_port,
+                remote_addr: key.dst,
+                remote_sgs: &remote_sgs,
+            };
+            if !permits(&src.acl, &query) {
+                return FlowAction::Drop;
+            }
+        }
+        if let Some(dst) = self.policy_vif(ends.dst_vif) {
+            let remote_sgs = self.endpoint_sgs(key.vrf, key.src, ends.src_vif);
+            let query = AclQuery {
+                direction: Direction::Ingress,
+                protocol: key.protocol,
+                dst_port: key.dst_port,
+                remote_addr: key.src,
+                remote_sgs: &remote_sgs,
+            };
+            if !permits(&dst.acl, &query) {
+                return FlowAction::Drop;
+            }
+        }
+        FlowAction::Forward
+    }
+
+    /// Re-runs flow setup policy for every flow, in place.
+    pub(crate) fn reevaluate_flows(&mut self) {
+        for (index, key, ends) in self.flows.initiators() {
+            let action = self.evaluate(&key, ends);
+            self.flows.set_action(index, action);
+        }
+    }
+}
