@@ -1,0 +1,174 @@
+//! Underlay sockets opened inside a namespace: UDP for MPLSoUDP (6635) and
+//! VXLAN (4789), and a raw IPv4 socket for GRE (IP protocol 47).
+#![allow(unsafe_code)]
+
+use std::io;
+use std::mem;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::netns::{Netns, NetnsError};
+use crate::packet::socklen_of;
+use crate::sys::{cvt, cvt_size};
+
+/// UDP destination port of MPLS-in-UDP (RFC 7510).
+pub const MPLS_UDP_PORT: u16 = 6635;
+/// UDP destination port of VXLAN (RFC 7348).
+pub const VXLAN_PORT: u16 = 4789;
+/// IP protocol number of GRE.
+pub const IPPROTO_GRE: u8 = 47;
+
+/// Errors of underlay sockets; each names the namespace and the address.
+#[derive(Debug, thiserror::Error)]
+pub enum UnderlayError {
+    /// A system call failed.
+    #[error("netns {ns:?}: {what} on {addr}: {op}: {source}")]
+    Io {
+        /// The namespace.
+        ns: String,
+        /// Which socket (`udp`, `gre`).
+        what: &'static str,
+        /// The local address.
+        addr: String,
+        /// What was being done.
+        op: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Entering the namespace failed.
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+}
+
+/// A non-blocking UDP socket bound to `local` inside `ns`
+/// (e.g. `10.99.0.1:6635`).
+pub fn udp_socket(ns: &Netns, local: SocketAddr) -> Result<UdpSocket, UnderlayError> {
+    let err = |op| {
+        move |source| UnderlayError::Io {
+            ns: ns.name().to_owned(),
+            what: "udp",
+            addr: local.to_string(),
+            op,
+            source,
+        }
+    };
+    let socket = ns.run(|| UdpSocket::bind(local))?.map_err(err("bind"))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(err("set non-blocking"))?;
+    Ok(socket)
+}
+
+/// A non-blocking raw IPv4 socket for IP protocol 47 (GRE).
+///
+/// Sending gives the kernel the GRE header and payload; the kernel adds the
+/// outer IPv4 header. Receiving strips the IPv4 header the kernel delivers.
+#[derive(Debug)]
+pub struct GreSocket {
+    fd: OwnedFd,
+    local: Ipv4Addr,
+}
+
+impl GreSocket {
+    /// Opens the socket inside `ns`, bound to `local` (receives GRE sent to
+    /// it, sends with it as the source address).
+    pub fn bind(ns: &Netns, local: Ipv4Addr) -> Result<GreSocket, UnderlayError> {
+        let fd = ns
+            .run(|| open_gre(local))?
+            .map_err(|(op, source)| UnderlayError::Io {
+                ns: ns.name().to_owned(),
+                what: "gre",
+                addr: local.to_string(),
+                op,
+                source,
+            })?;
+        Ok(GreSocket { fd, local })
+    }
+
+    /// The bound local address.
+    pub fn local_addr(&self) -> Ipv4Addr {
+        self.local
+    }
+
+    /// Sends `payload` (GRE header + inner packet) to `dst`.
+    pub fn send_to(&self, payload: &[u8], dst: Ipv4Addr) -> io::Result<usize> {
+        let addr = sockaddr_in(dst);
+        // SAFETY: `payload` is valid for reads of its length and `addr` is an
+        // initialised sockaddr_in whose size is passed; the fd is open.
+        cvt_size(unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                payload.as_ptr().cast(),
+                payload.len(),
+                0,
+                (&raw const addr).cast(),
+                socklen_of::<libc::sockaddr_in>(),
+            )
+        })
+    }
+
+    /// Receives one GRE packet: its payload (after the outer IPv4 header)
+    /// is moved to the front of `buf`; returns its length and the source.
+    /// `WouldBlock` when none is queued.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, Ipv4Addr)> {
+        // SAFETY: `buf` is valid for writes of its length; the fd is open.
+        let n = cvt_size(unsafe {
+            libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0)
+        })?;
+        let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
+        let first = *buf.first().ok_or_else(|| bad("empty packet"))?;
+        let ihl = usize::from(first & 0x0f) * 4;
+        if first >> 4 != 4 || ihl < 20 || n < ihl {
+            return Err(bad("not an IPv4 packet"));
+        }
+        let src = Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15]);
+        buf.copy_within(ihl..n, 0);
+        Ok((n - ihl, src))
+    }
+}
+
+impl AsFd for GreSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for GreSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+fn sockaddr_in(ip: Ipv4Addr) -> libc::sockaddr_in {
+    // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
+    let mut addr: libc::sockaddr_in = unsafe { mem::zeroed() };
+    addr.sin_family = libc::AF_INET as libc::sa_family_t;
+    addr.sin_addr.s_addr = u32::from(ip).to_be();
+    addr
+}
+
+fn open_gre(local: Ipv4Addr) -> Result<OwnedFd, (&'static str, io::Error)> {
+    // SAFETY: plain socket(2) call with constant arguments.
+    let raw = cvt(unsafe {
+        libc::socket(
+            libc::AF_INET,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            libc::c_int::from(IPPROTO_GRE),
+        )
+    })
+    .map_err(|e| ("socket(AF_INET, SOCK_RAW, 47)", e))?;
+    // SAFETY: `raw` is a fresh, valid fd that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let addr = sockaddr_in(local);
+    // SAFETY: `addr` is an initialised sockaddr_in and its size is passed.
+    cvt(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&raw const addr).cast(),
+            socklen_of::<libc::sockaddr_in>(),
+        )
+    })
+    .map_err(|e| ("bind", e))?;
+    Ok(fd)
+}
