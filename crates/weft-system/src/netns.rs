@@ -200,7 +200,8 @@ impl Netns {
     }
 
     /// Runs `f` on a new thread that has entered this namespace and returns
-    /// its result. The thread ends with `f`.
+    /// its result. The thread ends with `f`. The caller blocks meanwhile:
+    /// from async code, call it inside `spawn_blocking`.
     pub fn run<F, T>(&self, f: F) -> Result<T, NetnsError>
     where
         F: FnOnce() -> T + Send,

@@ -116,15 +116,7 @@ impl GreSocket {
         let n = cvt_size(unsafe {
             libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0)
         })?;
-        let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
-        let first = *buf.first().ok_or_else(|| bad("empty packet"))?;
-        let ihl = usize::from(first & 0x0f) * 4;
-        if first >> 4 != 4 || ihl < 20 || n < ihl {
-            return Err(bad("not an IPv4 packet"));
-        }
-        let src = Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15]);
-        buf.copy_within(ihl..n, 0);
-        Ok((n - ihl, src))
+        strip_ipv4_header(buf, n)
     }
 }
 
@@ -138,6 +130,21 @@ impl AsRawFd for GreSocket {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
+}
+
+/// Moves the payload of the IPv4 packet in `buf[..n]` to the front of `buf`;
+/// returns its length and the source address.
+fn strip_ipv4_header(buf: &mut [u8], n: usize) -> io::Result<(usize, Ipv4Addr)> {
+    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
+    let n = n.min(buf.len());
+    let first = *buf[..n].first().ok_or_else(|| bad("empty packet"))?;
+    let ihl = usize::from(first & 0x0f) * 4;
+    if first >> 4 != 4 || ihl < 20 || n < ihl {
+        return Err(bad("not an IPv4 packet"));
+    }
+    let src = Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15]);
+    buf.copy_within(ihl..n, 0);
+    Ok((n - ihl, src))
 }
 
 fn sockaddr_in(ip: Ipv4Addr) -> libc::sockaddr_in {
@@ -171,4 +178,32 @@ fn open_gre(local: Ipv4Addr) -> Result<OwnedFd, (&'static str, io::Error)> {
     })
     .map_err(|e| ("bind", e))?;
     Ok(fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ipv4_header_is_stripped_with_its_options() {
+        // IHL 6 (one option word), source 10.99.0.1, payload "gre!".
+        let mut buf = [0u8; 32];
+        buf[0] = 0x46;
+        buf[9] = IPPROTO_GRE;
+        buf[12..16].copy_from_slice(&[10, 99, 0, 1]);
+        buf[24..28].copy_from_slice(b"gre!");
+        let (n, src) = strip_ipv4_header(&mut buf, 28).expect("valid packet");
+        assert_eq!(
+            (&buf[..n], src),
+            (&b"gre!"[..], Ipv4Addr::new(10, 99, 0, 1))
+        );
+    }
+
+    #[test]
+    fn short_or_non_ipv4_packets_are_refused() {
+        assert!(strip_ipv4_header(&mut [], 0).is_err());
+        assert!(strip_ipv4_header(&mut [0x45; 10], 10).is_err());
+        assert!(strip_ipv4_header(&mut [0x65; 40], 40).is_err());
+        assert!(strip_ipv4_header(&mut [0x44; 40], 40).is_err());
+    }
 }

@@ -121,6 +121,8 @@ fn veth_links_and_af_packet_between_namespaces() {
         "deleting a veth end removes its peer"
     );
     nlb.delete_link("br0").unwrap();
+    let names: Vec<String> = nlb.links().unwrap().into_iter().map(|l| l.name).collect();
+    assert_eq!(names, ["lo", "vb"], "only lo and vb remain in b");
 
     // A hand-made frame sent with AF_PACKET on va arrives on vb.
     let mac_b = nlb.mac("vb").unwrap();
