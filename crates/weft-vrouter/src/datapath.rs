@@ -17,7 +17,7 @@ use crate::nexthop::{Encapsulation, NextHopKind};
 use crate::packet::{IpInfo, decrement_ttl, ethernet_frame, ethertype_of, parse_ip};
 use crate::stats::DropReason;
 use crate::tunnel::{self, Decapsulated, TunnelKind, UnderlayKind};
-use crate::{arp, dhcp, icmp};
+use crate::{arp, dhcp, icmp, icmpv6};
 
 /// Something the engine wants sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -152,6 +152,25 @@ impl Engine {
             self.emit_to_vif(vif_id, reply, out);
             return Ok(());
         }
+        if let IpAddr::V6(src) = info.src
+            && icmpv6::is_neighbor_solicit(ip)
+        {
+            // Link-local and unspecified sources are how NDP works; the
+            // MAC was checked above.
+            let own_or_link_local = src.is_unspecified()
+                || src.is_unicast_link_local()
+                || !vif.config.policy
+                || vif.source_allowed(header.src_addr, info.src);
+            if !own_or_link_local {
+                return Err(DropReason::SpoofedSource);
+            }
+            let vrf = vif.config.vrf;
+            let reply = icmpv6::answer_solicit(ip, mac, header.src_addr, |target| {
+                self.routes_to(vrf, IpAddr::V6(target))
+            })?;
+            self.emit_to_vif(vif_id, reply, out);
+            return Ok(());
+        }
         if vif.config.policy && !vif.source_allowed(header.src_addr, info.src) {
             return Err(DropReason::SpoofedSource);
         }
@@ -176,7 +195,7 @@ impl Engine {
             NextHopKind::Receive => {
                 let reply = match info.dst {
                     IpAddr::V4(_) => icmp::echo_reply(ip, mac, header.src_addr)?,
-                    IpAddr::V6(_) => return Err(DropReason::ReceiveUnhandled),
+                    IpAddr::V6(_) => icmpv6::echo_reply(ip, mac, header.src_addr)?,
                 };
                 self.emit_to_vif(vif_id, reply, out);
                 return Ok(());

@@ -301,11 +301,19 @@ impl Engine {
             .vrfs
             .get_mut(&route.vrf)
             .ok_or(VrouterError::UnknownVrf(route.vrf))?;
+        // Remote-group rules read the SG ids routes carry: a change
+        // re-evaluates the flows.
+        let sgs_changed = vrf
+            .exact(route.prefix)
+            .is_some_and(|old| old.sgs != route.sgs || old.nh != route.nh);
         vrf.insert(Route {
             prefix: route.prefix,
             nh: route.nh,
             sgs: route.sgs,
         });
+        if sgs_changed {
+            self.reevaluate_flows();
+        }
         Ok(())
     }
 

@@ -16,7 +16,7 @@
 //! vif rx ─ Ethernet ─┬ ARP ─────────── proxy reply with the vRouter MAC (arp)
 //!   (anti-spoofing)  ├ UDP → 67 ────── DHCP server (dhcp)
 //!                    └ IP to vRouter MAC ─ FIB LPM in the vif's VRF (fib)
-//!                        ├ Receive ─── ICMP echo reply (icmp)
+//!                        ├ Receive ─── ICMP/ICMPv6 echo reply (icmp, icmpv6)
 //!                        ├ Discard
 //!                        ├ Encap ───┐
 //!                        └ Tunnel ──┤ flow lookup; on a miss evaluate the
@@ -34,8 +34,8 @@
 //! # Where to start reading
 //!
 //! [`engine`] (tables and commands), then [`datapath`] (the per-packet
-//! code), then the concept modules it calls: [`fib`], [`flow`], [`acl`],
-//! [`tunnel`], [`arp`], [`dhcp`], [`icmp`]. [`view`] holds the
+//! code), then the concept modules it calls: `fib`, [`flow`], [`acl`],
+//! [`tunnel`], `arp`, `dhcp`, `icmp`, `icmpv6`. [`view`] holds the
 //! introspection rows the CLI prints.
 
 #![cfg_attr(
@@ -61,6 +61,7 @@ mod error;
 mod fib;
 pub mod flow;
 mod icmp;
+mod icmpv6;
 pub mod ids;
 pub mod nexthop;
 mod packet;

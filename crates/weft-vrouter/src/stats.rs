@@ -34,9 +34,11 @@ pub enum DropReason {
     Discard,
     /// TTL or hop limit would reach zero.
     TtlExpired,
-    /// A gratuitous ARP from a vif: ignored, learns nothing.
+    /// A gratuitous ARP, an ARP probe or an IPv6 DAD probe from a vif:
+    /// ignored, learns nothing.
     GratuitousArp,
-    /// An ARP request for an address the VRF has no route to.
+    /// An ARP request or neighbour solicitation for an address the VRF
+    /// has no route to.
     ArpNoRoute,
     /// A unicast frame not addressed to the vRouter MAC (no bridging).
     NotForVrouter,
