@@ -328,7 +328,7 @@ impl Engine {
     pub(crate) fn tunnel_encap(
         &self,
         nh: &NextHopKind,
-        vrf: VrfId,
+        vrf_vni: Option<weft_types::Vni>,
     ) -> Option<(Encapsulation, Option<weft_types::Vni>)> {
         let NextHopKind::Tunnel {
             label, vni, encaps, ..
@@ -336,7 +336,7 @@ impl Engine {
         else {
             return None;
         };
-        let vni = vni.or_else(|| self.vrfs.get(&vrf).and_then(|t| t.vni));
+        let vni = vni.or(vrf_vni);
         let usable: Vec<Encapsulation> = encaps
             .iter()
             .copied()
@@ -366,7 +366,7 @@ impl Engine {
             return Err(DropReason::InvalidNextHop);
         };
         let (encap, vni) = self
-            .tunnel_encap(nh, vrf)
+            .tunnel_encap(nh, self.vrfs.get(&vrf).and_then(|t| t.vni))
             .ok_or(DropReason::InvalidNextHop)?;
         let src_port = entropy_port(key.hash());
         let ttl = parse_ip(packet).map(|(info, _)| info.ttl).unwrap_or(64);

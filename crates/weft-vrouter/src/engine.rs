@@ -407,3 +407,153 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::vif::VifKind;
+
+    fn vrf(id: u32, vni: Option<u32>) -> Command {
+        Command::AddVrf(VrfConfig {
+            id: VrfId(id),
+            vni: vni.map(|n| Vni::new(n).unwrap()),
+            name: format!("vn{id}"),
+        })
+    }
+
+    fn vif(id: u32, vrf: u32, label: u32) -> Command {
+        Command::AddVif(VifConfig {
+            id: VifId(id),
+            name: format!("tap{id}"),
+            kind: VifKind::Tap,
+            mac: MacAddr([2, 0, 0, 0, 0, 1]),
+            addrs: vec![],
+            vrf: VrfId(vrf),
+            policy: true,
+            allowed_address_pairs: vec![],
+            sgs: vec![],
+            label: Some(MplsLabel::new(label).unwrap()),
+            dhcp: None,
+        })
+    }
+
+    #[test]
+    fn commands_check_references_and_refusals_change_nothing() {
+        let mut e = Engine::default();
+        assert_eq!(
+            e.apply(vif(1, 1, 20)),
+            Err(VrouterError::VifVrfMissing {
+                vif: VifId(1),
+                vrf: VrfId(1)
+            })
+        );
+        e.apply(vrf(1, Some(5))).unwrap();
+        assert!(matches!(
+            e.apply(vrf(2, Some(5))),
+            Err(VrouterError::VniInUse { .. })
+        ));
+        assert!(!e.vrfs.contains_key(&VrfId(2)));
+        e.apply(vif(1, 1, 20)).unwrap();
+        assert!(matches!(
+            e.apply(vif(2, 1, 20)),
+            Err(VrouterError::LabelInUse { .. })
+        ));
+        // Re-adding a vif is an update: its label may move.
+        e.apply(vif(1, 1, 21)).unwrap();
+        e.apply(vif(2, 1, 20)).unwrap();
+        assert_eq!(e.labels.len(), 2);
+
+        let encap = NextHop {
+            id: NhId(7),
+            kind: NextHopKind::Encap { vif: VifId(1) },
+        };
+        e.apply(Command::AddNextHop(encap)).unwrap();
+        let tunnel = NextHop {
+            id: NhId(8),
+            kind: NextHopKind::Tunnel {
+                dst: Ipv4Addr::new(192, 168, 200, 14),
+                label: None,
+                vni: None,
+                encaps: vec![],
+                mac: None,
+            },
+        };
+        assert_eq!(
+            e.apply(Command::AddNextHop(tunnel)),
+            Err(VrouterError::TunnelWithoutEncap(NhId(8)))
+        );
+        let prefix = "10.0.0.1/32".parse().unwrap();
+        let route = RouteConfig {
+            vrf: VrfId(1),
+            prefix,
+            nh: NhId(7),
+            sgs: vec![],
+        };
+        e.apply(Command::AddRoute(route)).unwrap();
+        assert!(matches!(
+            e.apply(Command::DeleteNextHop(NhId(7))),
+            Err(VrouterError::NextHopInUse { .. })
+        ));
+        assert!(matches!(
+            e.apply(Command::DeleteVrf(VrfId(1))),
+            Err(VrouterError::VrfInUse { .. })
+        ));
+        e.apply(Command::DeleteRoute {
+            vrf: VrfId(1),
+            prefix,
+        })
+        .unwrap();
+        assert_eq!(
+            e.apply(Command::DeleteRoute {
+                vrf: VrfId(1),
+                prefix
+            }),
+            Err(VrouterError::UnknownRoute {
+                vrf: VrfId(1),
+                prefix
+            })
+        );
+        e.apply(Command::DeleteNextHop(NhId(7))).unwrap();
+        e.apply(Command::DeleteVif(VifId(1))).unwrap();
+        e.apply(Command::DeleteVif(VifId(2))).unwrap();
+        assert!(e.labels.is_empty());
+        e.apply(Command::DeleteVrf(VrfId(1))).unwrap();
+        assert!(e.vnis.is_empty());
+
+        assert_eq!(
+            e.apply(Command::SetEncapPriority(vec![])),
+            Err(VrouterError::BadEncapPriority)
+        );
+        assert_eq!(
+            e.apply(Command::SetEncapPriority(vec![
+                Encapsulation::Vxlan,
+                Encapsulation::Vxlan
+            ])),
+            Err(VrouterError::BadEncapPriority)
+        );
+        assert_eq!(e.default_mtu(), 1450);
+        e.apply(Command::SetEncapPriority(vec![Encapsulation::MplsOverGre]))
+            .unwrap();
+        assert_eq!(e.default_mtu(), 1472);
+    }
+
+    #[test]
+    fn acl_port_ranges_are_checked() {
+        let mut e = Engine::default();
+        e.apply(vrf(1, None)).unwrap();
+        e.apply(vif(1, 1, 20)).unwrap();
+        let rule = crate::acl::AclRule {
+            ports: Some((80, 22)),
+            ..crate::acl::AclRule::allow_all(Direction::Ingress, crate::acl::Ethertype::IPv4)
+        };
+        assert!(matches!(
+            e.apply(Command::SetAcl {
+                vif: VifId(1),
+                rules: vec![rule]
+            }),
+            Err(VrouterError::BadPortRange { index: 0, .. })
+        ));
+        assert!(e.vifs.get(&VifId(1)).unwrap().acl.is_empty());
+    }
+}

@@ -264,12 +264,10 @@ impl Engine {
                 view.label = *label;
                 view.vni = *vni;
                 view.encaps = encaps.clone();
-                let chosen = self.tunnel_encap(&nh.kind, VrfId(u32::MAX));
-                let vni_any = vni.is_some() || self.vrfs.values().any(|v| v.vni.is_some());
-                let chosen = chosen.map(|(e, _)| e).or_else(|| {
-                    (vni_any && encaps.contains(&Encapsulation::Vxlan))
-                        .then_some(Encapsulation::Vxlan)
-                });
+                // Next hops are shared by VRFs: a VXLAN-only tunnel counts
+                // as usable if some VRF has a VNI.
+                let any_vni = self.vrfs.values().find_map(|v| v.vni);
+                let chosen = self.tunnel_encap(&nh.kind, any_vni).map(|(e, _)| e);
                 match chosen {
                     Some(Encapsulation::MplsOverUdp) => flags.push(NhFlag::MplsOverUdp),
                     Some(Encapsulation::MplsOverGre) => flags.push(NhFlag::MplsOverGre),
