@@ -62,7 +62,9 @@ impl Engine {
     }
 
     /// Handles one tunnel payload the agent read from the underlay socket
-    /// `kind`, sent by the vRouter at `src`.
+    /// `kind`, sent by the vRouter at `src`. As in TF, the label (or the
+    /// VNI and inner destination) alone picks the vif: `src` is not checked
+    /// against known tunnel endpoints.
     pub fn receive_underlay(
         &mut self,
         now: Millis,

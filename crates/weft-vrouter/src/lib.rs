@@ -38,6 +38,13 @@
 //! [`tunnel`], `arp`, `dhcp`, `icmp`, `icmpv6`. [`view`] holds the
 //! introspection rows the CLI prints.
 
+//! # Not yet
+//!
+//! L2 bridging (frames not addressed to the vRouter MAC are dropped as
+//! `NotForVrouter`; VXLAN carries routed traffic only), ECMP composite next
+//! hops, TCP-state-driven flow eviction, matching ICMP errors to the flow
+//! they quote, NAT (floating IPs, SNAT, link-local services) and mirroring.
+
 #![cfg_attr(
     not(test),
     deny(
