@@ -79,6 +79,7 @@ enum Command {
     Publish(LocalRoute),
     Withdraw(String, Prefix),
     PortStatus(String, proto::PortState),
+    LocalComplete,
 }
 
 /// A handle on the session task. Dropping it ends the session.
@@ -143,6 +144,13 @@ impl AgentSession {
     /// Reports a local port's state.
     pub fn port_status(&self, port_id: impl Into<String>, state: proto::PortState) {
         self.send(Command::PortStatus(port_id.into(), state));
+    }
+
+    /// Every local route is published: send End-of-RIB now and after
+    /// every reconnect's replay, so the server drops what was not
+    /// republished. Call once after the agent's startup publication.
+    pub fn local_routes_complete(&self) {
+        self.send(Command::LocalComplete);
     }
 
     fn send(&self, command: Command) {
@@ -301,6 +309,7 @@ impl Driver {
             Command::Publish(route) => (self.state.publish(route), Vec::new()),
             Command::Withdraw(vrf, prefix) => (self.state.withdraw(vrf, prefix), Vec::new()),
             Command::PortStatus(port, state) => (self.state.port_status(port, state), Vec::new()),
+            Command::LocalComplete => (self.state.local_complete(), Vec::new()),
         };
         if let Some(out) = out {
             let _ = out.send(msg);

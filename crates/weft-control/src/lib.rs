@@ -38,7 +38,12 @@
 //!   [`agent::AgentEvent::Disconnected`] and keeps everything (headless);
 //!   its copy of remote routes is marked stale. It reconnects with
 //!   exponential backoff, says Hello, resubscribes, republishes its local
-//!   routes and port status, and sends `EndOfRib`. For each VRF, the
+//!   routes and port status, and sends `EndOfRib` — once the agent has
+//!   declared its local routes complete
+//!   ([`agent::AgentSession::local_routes_complete`]); a freshly started
+//!   agent sends it only then, so the server keeps its stale paths until
+//!   it has republished. On server shutdown every session ends with
+//!   `Unavailable` and the agents go headless. For each VRF, the
 //!   server's `EndOfRib` makes it drop the remote routes not refreshed
 //!   since the reconnect, emitting one [`agent::AgentEvent::RouteWithdrawn`]
 //!   each — so the consumer only ever applies adds and withdrawals.

@@ -92,6 +92,8 @@ struct Inner {
     source: Arc<dyn ConfigSource>,
     rib: mpsc::UnboundedSender<RibCommand>,
     next_session: AtomicU64,
+    /// Turns true when the server shuts down: every session then ends.
+    closing: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for ControlNode {
@@ -118,6 +120,7 @@ impl ControlNode {
                 source,
                 rib: rib_tx,
                 next_session: AtomicU64::new(1),
+                closing: watch::channel(false).0,
             }),
         })
     }
@@ -127,13 +130,25 @@ impl ControlNode {
         control_server::ControlServer::with_interceptor(self.clone(), self.inner.check.clone())
     }
 
-    /// Serves on `listener` until `shutdown` completes.
+    /// Ends every session (with `Unavailable`), as on shutdown. The
+    /// agents go headless and reconnect with backoff.
+    pub fn close_sessions(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
+    /// Serves on `listener` until `shutdown` completes; then ends every
+    /// session and waits for the streams to close.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ControlError> {
         let settings = &self.inner.settings;
+        let this = self.clone();
+        let shutdown = async move {
+            shutdown.await;
+            this.close_sessions();
+        };
         tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(settings.keepalive_interval))
             .http2_keepalive_timeout(Some(settings.keepalive_timeout))
@@ -402,6 +417,7 @@ async fn run_session(
         peer.node.clone(),
         tx.clone(),
     ));
+    let mut closing = inner.closing.subscribe();
     let rib = &inner.rib;
     let _ = rib.send(RibCommand::Register {
         session,
@@ -416,6 +432,10 @@ async fn run_session(
         let item = tokio::select! {
             item = inbound.next() => item,
             () = tx.closed() => break,
+            _ = closing.wait_for(|c| *c) => {
+                let _ = tx.send(Err(Status::unavailable("the control node is shutting down")));
+                break;
+            }
         };
         let msg = match item {
             Some(Ok(proto::AgentMessage { msg: Some(msg) })) => msg,

@@ -99,10 +99,19 @@ pub struct AgentState {
     ports: BTreeMap<String, proto::PortState>,
     /// (vrf, prefix, next hop) → (attrs, stale).
     remote: BTreeMap<(String, Prefix, Ipv4Addr), (RouteAttrs, bool)>,
+    /// The agent said its local routes are complete: replays end with
+    /// End-of-RIB.
+    local_complete: bool,
 }
 
 fn message(msg: agent_message::Msg) -> proto::AgentMessage {
     proto::AgentMessage { msg: Some(msg) }
+}
+
+fn end_of_rib() -> proto::AgentMessage {
+    message(agent_message::Msg::EndOfRib(proto::EndOfRib {
+        vrf: String::new(),
+    }))
 }
 
 fn encaps(list: &[proto::Encapsulation]) -> Vec<i32> {
@@ -118,11 +127,13 @@ impl AgentState {
             local: BTreeMap::new(),
             ports: BTreeMap::new(),
             remote: BTreeMap::new(),
+            local_complete: false,
         }
     }
 
     /// Everything to send on a new stream: Hello, subscriptions, local
-    /// routes, port status, End-of-RIB.
+    /// routes, port status, and End-of-RIB once [`AgentState::local_complete`]
+    /// was called (a freshly started agent has not published yet).
     pub fn on_connected(&self) -> Vec<proto::AgentMessage> {
         let id = &self.identity;
         let mut out = vec![message(agent_message::Msg::Hello(proto::Hello {
@@ -148,10 +159,17 @@ impl AgentState {
                 state: *state as i32,
             }))
         }));
-        out.push(message(agent_message::Msg::EndOfRib(proto::EndOfRib {
-            vrf: String::new(),
-        })));
+        if self.local_complete {
+            out.push(end_of_rib());
+        }
         out
+    }
+
+    /// The agent has published every local route it has: from now on
+    /// each replay ends with End-of-RIB. Returns the End-of-RIB to send now.
+    pub fn local_complete(&mut self) -> proto::AgentMessage {
+        self.local_complete = true;
+        end_of_rib()
     }
 
     /// The stream is gone: every remote route becomes stale (kept, and

@@ -51,6 +51,14 @@ fn reconnect_replays_hello_subscriptions_routes_ports_then_end_of_rib() {
         },
     });
     s.port_status("p1".into(), proto::PortState::Active);
+    let before: Vec<_> = s.on_connected();
+    assert!(
+        !before
+            .iter()
+            .any(|m| matches!(m.msg, Some(agent_message::Msg::EndOfRib(_)))),
+        "no End-of-RIB before the agent says its routes are complete"
+    );
+    s.local_complete();
     let kinds: Vec<_> = s
         .on_connected()
         .into_iter()
