@@ -24,6 +24,7 @@ const QUIET: Duration = Duration::from_millis(300);
 struct FakeSource {
     configs: Mutex<HashMap<String, proto::NodeConfig>>,
     changes: watch::Sender<u64>,
+    ports: Mutex<Vec<(String, String, proto::PortState)>>,
 }
 
 impl FakeSource {
@@ -31,6 +32,7 @@ impl FakeSource {
         Arc::new(Self {
             configs: Mutex::new(HashMap::new()),
             changes: watch::channel(1).0,
+            ports: Mutex::new(Vec::new()),
         })
     }
 
@@ -55,6 +57,13 @@ impl ConfigSource for FakeSource {
 
     fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
+    }
+
+    fn port_status(&self, node: &str, port_id: &str, state: proto::PortState) {
+        self.ports
+            .lock()
+            .expect("lock")
+            .push((node.to_owned(), port_id.to_owned(), state));
     }
 }
 
@@ -401,4 +410,114 @@ async fn agent_rides_out_a_server_restart_headless() -> Result<()> {
         std::iter::from_fn(|| a_rx.try_recv().ok()).collect::<Vec<_>>()
     );
     Ok(())
+}
+
+fn hello_then(msgs: Vec<proto::agent_message::Msg>) -> Vec<proto::AgentMessage> {
+    let hello = proto::agent_message::Msg::Hello(proto::Hello {
+        node_name: "raw".into(),
+        underlay_ip: "10.0.0.9".into(),
+        ..proto::Hello::default()
+    });
+    std::iter::once(hello)
+        .chain(msgs)
+        .map(|msg| proto::AgentMessage { msg: Some(msg) })
+        .collect()
+}
+
+async fn raw_session(
+    srv: &Server,
+    msgs: Vec<proto::AgentMessage>,
+) -> Result<tonic::Streaming<proto::ServerMessage>> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", srv.addr))?
+        .connect()
+        .await?;
+    let mut client = proto::control_client::ControlClient::with_interceptor(
+        channel,
+        |mut r: tonic::Request<()>| {
+            r.metadata_mut().insert(
+                "authorization",
+                format!("Bearer {TOKEN}").parse().expect("ascii"),
+            );
+            Ok(r)
+        },
+    );
+    // Keep the request stream open so the session stays up.
+    let stream = tokio_stream::StreamExt::chain(tokio_stream::iter(msgs), tokio_stream::pending());
+    Ok(client.session(stream).await?.into_inner())
+}
+
+#[tokio::test]
+async fn bad_requests_get_errors_naming_the_field() -> Result<()> {
+    use proto::agent_message::Msg;
+    let srv = server(Duration::from_secs(30)).await?;
+    let mut inbound = raw_session(
+        &srv,
+        hello_then(vec![
+            Msg::Publish(proto::PublishRoute {
+                vrf: VRF.into(),
+                prefix: "192.168.1.300/32".into(),
+                ..proto::PublishRoute::default()
+            }),
+            Msg::Publish(proto::PublishRoute {
+                vrf: VRF.into(),
+                prefix: "192.168.1.3/32".into(),
+                next_hop: "10.0.0.1".into(),
+                ..proto::PublishRoute::default()
+            }),
+        ]),
+    )
+    .await?;
+    let mut errors = Vec::new();
+    while errors.len() < 2 {
+        let msg = tokio::time::timeout(Duration::from_secs(5), inbound.message())
+            .await??
+            .context("stream ended")?;
+        if let Some(proto::server_message::Msg::Error(e)) = msg.msg {
+            errors.push(e);
+        }
+    }
+    assert_eq!(errors[0].code(), proto::ErrorCode::InvalidArgument);
+    assert!(
+        errors[0].message.contains("publish.prefix"),
+        "{:?}",
+        errors[0]
+    );
+    assert!(errors[1].message.contains("next_hop"), "{:?}", errors[1]);
+
+    // Anything before Hello ends the stream with FailedPrecondition.
+    let mut early = raw_session(
+        &srv,
+        vec![proto::AgentMessage {
+            msg: Some(Msg::EndOfRib(proto::EndOfRib::default())),
+        }],
+    )
+    .await?;
+    let status = tokio::time::timeout(Duration::from_secs(5), early.message())
+        .await?
+        .err()
+        .context("must fail")?;
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+    Ok(())
+}
+
+#[tokio::test]
+async fn port_status_reaches_the_config_source_with_its_node() -> Result<()> {
+    let srv = server(Duration::from_secs(30)).await?;
+    let (a, _a_rx) = agent(&srv, "a", A_IP, TOKEN)?;
+    a.port_status("p1", proto::PortState::Active);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let seen = srv.source.ports.lock().expect("lock").clone();
+        if !seen.is_empty() {
+            assert_eq!(
+                seen,
+                vec![("a".into(), "p1".into(), proto::PortState::Active)]
+            );
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("port status never arrived");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
