@@ -73,6 +73,15 @@ pub struct ServerArgs {
     /// Address of the native API.
     #[arg(long, default_value = "127.0.0.1:8082")]
     pub listen: SocketAddr,
+    /// Also serve the control node (agent sessions, gRPC) on this address.
+    #[arg(long, requires = "token")]
+    pub control_listen: Option<SocketAddr>,
+    /// The cluster token agents must present.
+    #[arg(long, env = "WEFT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Seconds a lost agent's routes stay advertised.
+    #[arg(long, default_value_t = 30)]
+    pub grace_seconds: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@
 //! Start reading at [`Server`], then `writer.rs`, then `http.rs`.
 
 pub mod codec;
+pub mod control;
 mod error;
 pub mod extract;
 mod http;
@@ -22,6 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use weft_control::server::{ControlNode, ControlSettings};
 use weft_store::{SqliteOptions, SqliteStore, Store, StoreError};
 
 pub use error::ApiError;
@@ -56,6 +58,8 @@ pub enum ServerError {
     },
     #[error("the HTTP server failed")]
     Serve(#[source] std::io::Error),
+    #[error("the control node failed")]
+    Control(#[from] weft_control::server::ControlError),
 }
 
 /// A server with its store open and its socket bound, ready to serve.
@@ -64,6 +68,18 @@ pub struct Server {
     state: AppState,
     listener: TcpListener,
     closing: tokio::sync::watch::Sender<bool>,
+    control: Option<(TcpListener, ControlSettings)>,
+}
+
+/// The control node's listener and credentials.
+#[derive(Clone, Debug)]
+pub struct ControlConfig {
+    /// Where agents connect (gRPC).
+    pub listen: SocketAddr,
+    /// The cluster token agents must present.
+    pub token: String,
+    /// How long a lost agent's routes stay advertised.
+    pub grace: std::time::Duration,
 }
 
 impl Server {
@@ -100,7 +116,30 @@ impl Server {
             },
             listener,
             closing,
+            control: None,
         })
+    }
+
+    /// Also serves the control node (agent sessions) on `config.listen`.
+    pub async fn with_control(mut self, config: ControlConfig) -> Result<Server, ServerError> {
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let mut settings = ControlSettings::new(config.token);
+        settings.grace = config.grace;
+        self.control = Some((listener, settings));
+        Ok(self)
+    }
+
+    /// The control node's address, if it is served.
+    pub fn control_addr(&self) -> Option<SocketAddr> {
+        self.control
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr, ServerError> {
@@ -112,16 +151,37 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let app = http::router(self.state);
         let closing = self.closing;
-        let shutdown = async move {
-            shutdown.await;
-            // Ends watch streams, which would otherwise hold the shutdown open.
-            let _ = closing.send(true);
+        let closed = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|closed| *closed).await;
         };
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(ServerError::Serve)
+        let control = match self.control {
+            Some((listener, settings)) => {
+                let source = control::ModelConfigSource::new(
+                    self.state.view.clone(),
+                    self.state.writer.clone(),
+                );
+                let node = ControlNode::new(settings, Arc::new(source))?;
+                Some(node.serve(listener, closed(closing.subscribe())))
+            }
+            None => None,
+        };
+        let rest = axum::serve(self.listener, http::router(self.state))
+            .with_graceful_shutdown(closed(closing.subscribe()));
+        tokio::spawn(async move {
+            shutdown.await;
+            // Ends watch streams and agent sessions, which would otherwise
+            // hold the shutdown open.
+            let _ = closing.send(true);
+        });
+        match control {
+            Some(control) => {
+                let (rest, control) = tokio::join!(rest.into_future(), control);
+                rest.map_err(ServerError::Serve)?;
+                control?;
+                Ok(())
+            }
+            None => rest.await.map_err(ServerError::Serve),
+        }
     }
 }

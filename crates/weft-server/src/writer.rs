@@ -72,6 +72,7 @@ struct Job {
 #[derive(Clone, Debug)]
 pub struct Writer {
     jobs: mpsc::UnboundedSender<Job>,
+    revisions: tokio::sync::watch::Receiver<Revision>,
 }
 
 /// Why the model could not be loaded from the store.
@@ -119,17 +120,24 @@ impl Writer {
             revision,
         }));
         let (jobs, rx) = mpsc::unbounded_channel();
+        let (revision_tx, revisions) = tokio::sync::watch::channel(revision);
         let state = WriterState {
             store,
             model,
             revision,
             view: view.clone(),
+            revision_tx,
         };
         thread::Builder::new()
             .name("weft-writer".into())
             .spawn(move || state.run(rx))
             .map_err(LoadError::Thread)?;
-        Ok((Writer { jobs }, view))
+        Ok((Writer { jobs, revisions }, view))
+    }
+
+    /// The committed revision, updated after every commit readers can see.
+    pub fn revisions(&self) -> tokio::sync::watch::Receiver<Revision> {
+        self.revisions.clone()
     }
 
     /// Submits a command and waits until it is durable (or refused).
@@ -147,6 +155,7 @@ struct WriterState {
     model: Model,
     revision: Revision,
     view: Arc<RwLock<View>>,
+    revision_tx: tokio::sync::watch::Sender<Revision>,
 }
 
 /// The last state of each key a group touched, and whether the store had it before.
@@ -274,6 +283,8 @@ impl WriterState {
             }
         }
         view.revision = revision;
+        drop(view);
+        self.revision_tx.send_replace(revision);
     }
 
     /// Throws away the writer's uncommitted state and reloads from the store.
