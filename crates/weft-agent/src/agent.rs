@@ -1,0 +1,209 @@
+//! Wiring: the [`Controller`] turns control-session events into reconciler
+//! plans and carries them out (engine commands, routes published, ports
+//! attached); [`Agent::run`] builds the whole process around it.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use weft_control::agent::{AgentError, AgentEvent, AgentSession, AgentSettings, identity};
+use weft_system::{Netns, NetnsError, UnderlayError};
+use weft_vrouter::Engine;
+
+use crate::config::AgentConfig;
+use crate::dataplane::Dataplane;
+use crate::introspect;
+use crate::io::{FdPorts, FdTransmit, Ports, Underlay, VifRegistry};
+use crate::labels::{LabelStore, LabelStoreError, Labels};
+use crate::reconcile::{Plan, Reconciler};
+
+/// Carries out plans: owns the reconciler and the label store, talks to the
+/// session, the engine task and the port attacher.
+#[derive(Debug)]
+pub struct Controller<P: Ports> {
+    reconciler: Reconciler,
+    labels: Labels,
+    store: LabelStore,
+    session: Arc<AgentSession>,
+    dataplane: Dataplane,
+    ports: P,
+}
+
+impl<P: Ports> Controller<P> {
+    pub fn new(
+        reconciler: Reconciler,
+        (store, labels): (LabelStore, Labels),
+        session: Arc<AgentSession>,
+        dataplane: Dataplane,
+        ports: P,
+    ) -> Self {
+        Controller {
+            reconciler,
+            labels,
+            store,
+            session,
+            dataplane,
+            ports,
+        }
+    }
+
+    /// Handles one session event.
+    pub async fn handle(&mut self, event: AgentEvent) {
+        let plan = match event {
+            AgentEvent::Config(config) => {
+                tracing::debug!(generation = config.generation, "node config");
+                let plan = self.reconciler.apply_config(&config, &mut self.labels);
+                // Persist before the labels are used anywhere else.
+                if let Err(e) = self.store.save(&self.labels) {
+                    tracing::error!(error = %e, "cannot persist labels");
+                }
+                plan
+            }
+            AgentEvent::RouteAdded(route) => self.reconciler.route_added(route),
+            AgentEvent::RouteWithdrawn {
+                vrf,
+                prefix,
+                next_hop,
+            } => self.reconciler.route_withdrawn(vrf, prefix, next_hop),
+            AgentEvent::Disconnected { reason } => {
+                tracing::warn!(%reason, "control session lost; forwarding headless");
+                return;
+            }
+            AgentEvent::Rejected { message } => {
+                tracing::error!(%message, "control node refused the token");
+                return;
+            }
+            AgentEvent::ServerError { message } => {
+                tracing::warn!(%message, "control node error");
+                return;
+            }
+            AgentEvent::Connected | AgentEvent::VrfSynced { .. } => return,
+        };
+        self.execute(plan).await;
+    }
+
+    async fn execute(&mut self, plan: Plan) {
+        for problem in &plan.problems {
+            tracing::warn!(%problem, "skipped");
+        }
+        for vif in plan.detach {
+            self.ports.detach(vif);
+        }
+        for refused in self.dataplane.apply(plan.commands).await {
+            tracing::error!(command = ?refused.command, error = %refused.error, "engine refused a command");
+        }
+        for attach in plan.attach {
+            self.ports.attach(attach);
+        }
+        for (vrf, prefix) in plan.withdraw {
+            self.session.withdraw(vrf, prefix);
+        }
+        for route in plan.publish {
+            self.session.publish(route);
+        }
+        for vrf in plan.unsubscribe {
+            self.session.unsubscribe(vrf);
+        }
+        for vrf in plan.subscribe {
+            self.session.subscribe(vrf);
+        }
+    }
+
+    /// Handles events until the session ends.
+    pub async fn run(mut self, mut events: mpsc::Receiver<AgentEvent>) {
+        while let Some(event) = events.recv().await {
+            self.handle(event).await;
+        }
+    }
+}
+
+/// Why the agent could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentRunError {
+    #[error("cannot open the node's network namespace")]
+    Netns(#[from] NetnsError),
+    #[error("cannot load the label allocations")]
+    Labels(#[from] LabelStoreError),
+    #[error("cannot open the underlay sockets")]
+    Underlay(#[from] UnderlayError),
+    #[error("cannot start the control session")]
+    Control(#[from] AgentError),
+    #[error("cannot serve introspection on {addr}")]
+    Introspect {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One `weft agent` process.
+#[derive(Debug)]
+pub struct Agent;
+
+impl Agent {
+    /// Runs the agent described by `config` until `shutdown` completes:
+    /// opens the underlay sockets in the node's namespace, starts the engine
+    /// task, the control session, the port attacher and the introspection
+    /// server. Must be called inside a tokio runtime.
+    pub async fn run(
+        config: AgentConfig,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AgentRunError> {
+        let ns = match &config.netns {
+            Some(name) => Netns::open(name)?,
+            None => Netns::current()?,
+        };
+        let labels = LabelStore::open(&config.state_dir)?;
+        let underlay = Underlay::open(&ns, config.underlay_ip)?;
+        let registry = VifRegistry::default();
+        let (dataplane, engine_task) = Dataplane::spawn(
+            Engine::default(),
+            FdTransmit::new(underlay.clone(), registry.clone()),
+            config.poll_interval,
+        );
+        let readers = underlay.spawn_readers(&dataplane);
+        let ident = identity(config.node.clone(), config.underlay_ip);
+        let encaps = ident.encapsulations.clone();
+        let settings = AgentSettings::new(config.server.clone(), config.token.clone(), ident);
+        let (session, events) = AgentSession::start(settings)?;
+        let session = Arc::new(session);
+        let ports = FdPorts::new(
+            ns,
+            registry,
+            dataplane.clone(),
+            session.clone(),
+            config.attach_retry,
+        );
+        let listener = TcpListener::bind(config.introspect)
+            .await
+            .map_err(|source| AgentRunError::Introspect {
+                addr: config.introspect,
+                source,
+            })?;
+        let app = introspect::router(dataplane.clone());
+        let http = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "introspection server failed");
+            }
+        });
+        let controller = Controller::new(
+            Reconciler::new(config.underlay_ip, encaps),
+            labels,
+            session,
+            dataplane,
+            ports,
+        );
+        tracing::info!(node = %config.node, underlay = %config.underlay_ip, "agent running");
+        tokio::select! {
+            () = controller.run(events) => {}
+            () = shutdown => {}
+        }
+        http.abort();
+        for reader in readers {
+            reader.abort();
+        }
+        engine_task.abort();
+        Ok(())
+    }
+}
