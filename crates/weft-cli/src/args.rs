@@ -63,6 +63,74 @@ pub enum Command {
     /// Deployment-wide settings (ASN, encapsulation priority).
     #[command(subcommand)]
     Global(GlobalCmd),
+    /// The local agent's interfaces (like TF's `vif`).
+    Vif(VifArgs),
+    /// The local agent's routes of a VRF (like TF's `rt`).
+    Rt(RtArgs),
+    /// The local agent's next hops (like TF's `nh`).
+    Nh(NhArgs),
+    /// The local agent's flows (like TF's `flow -l`).
+    Flow(FlowArgs),
+    /// The local agent's drop counters by reason.
+    Dropstats(DropstatsArgs),
+}
+
+/// Where the local agent's introspection API is.
+#[derive(Debug, Args)]
+pub struct AgentUrl {
+    #[arg(long, env = "WEFT_AGENT", default_value = "http://127.0.0.1:8085")]
+    pub agent: String,
+}
+
+#[derive(Debug, Args)]
+pub struct VifArgs {
+    /// List every interface (the default).
+    #[arg(long, conflicts_with = "get")]
+    pub list: bool,
+    /// One interface by index.
+    #[arg(long)]
+    pub get: Option<u32>,
+    #[command(flatten)]
+    pub url: AgentUrl,
+}
+
+#[derive(Debug, Args)]
+pub struct RtArgs {
+    /// Every route of this VRF id.
+    #[arg(long)]
+    pub dump: Option<u32>,
+    /// The route for this prefix (with --vrf).
+    #[arg(long)]
+    pub get: Option<String>,
+    #[arg(long)]
+    pub vrf: Option<u32>,
+    #[command(flatten)]
+    pub url: AgentUrl,
+}
+
+#[derive(Debug, Args)]
+pub struct NhArgs {
+    #[arg(long, conflicts_with = "get")]
+    pub list: bool,
+    #[arg(long)]
+    pub get: Option<u32>,
+    #[command(flatten)]
+    pub url: AgentUrl,
+}
+
+#[derive(Debug, Args)]
+pub struct FlowArgs {
+    /// List flows (the default).
+    #[arg(short = 'l', long)]
+    pub list: bool,
+    #[command(flatten)]
+    pub url: AgentUrl,
+}
+
+#[derive(Debug, Args)]
+pub struct DropstatsArgs {
+    #[command(flatten)]
+    pub url: AgentUrl,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 //! `weft-api` client; no model logic lives in the CLI.
 
 mod args;
+mod introspect;
 mod output;
 mod resources;
 mod server;
@@ -39,6 +40,11 @@ pub fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         args::Command::Server(args) => server::run(args).await,
+        args::Command::Vif(args) => introspect::vif(cli.output, args).await,
+        args::Command::Rt(args) => introspect::rt(cli.output, args).await,
+        args::Command::Nh(args) => introspect::nh(cli.output, args).await,
+        args::Command::Flow(args) => introspect::flow(cli.output, args).await,
+        args::Command::Dropstats(args) => introspect::dropstats(cli.output, args).await,
         command => resources::run(&cli.server, cli.output, command).await,
     }
 }

@@ -67,6 +67,11 @@ pub(crate) fn plain(value: &serde_json::Value) -> String {
     }
 }
 
+/// Prints preformatted text.
+pub(crate) fn text(text: &str) {
+    emit(text);
+}
+
 #[allow(clippy::print_stdout)]
 fn emit(text: &str) {
     println!("{text}");

@@ -46,7 +46,12 @@ fn parse_enum<T: serde::de::DeserializeOwned>(
 pub(crate) async fn run(server: &str, format: Format, command: Command) -> anyhow::Result<()> {
     let client = Client::new(server)?;
     match command {
-        Command::Server(_) => unreachable_server(),
+        Command::Server(_)
+        | Command::Vif(_)
+        | Command::Rt(_)
+        | Command::Nh(_)
+        | Command::Flow(_)
+        | Command::Dropstats(_) => not_a_resource(),
         Command::Domain(cmd) => domain(&client, format, cmd).await,
         Command::Project(cmd) => project(&client, format, cmd).await,
         Command::Vn(cmd) => vn(&client, format, cmd).await,
@@ -59,8 +64,8 @@ pub(crate) async fn run(server: &str, format: Format, command: Command) -> anyho
     }
 }
 
-fn unreachable_server() -> anyhow::Result<()> {
-    bail!("`weft server` is handled before resource commands")
+fn not_a_resource() -> anyhow::Result<()> {
+    bail!("server and introspection commands are handled before resource commands")
 }
 
 async fn domain(client: &Client, format: Format, cmd: DomainCmd) -> anyhow::Result<()> {

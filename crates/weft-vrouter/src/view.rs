@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use weft_types::{MacAddr, MplsLabel, Prefix, Vni};
 
 use crate::engine::Engine;
@@ -16,7 +16,7 @@ use crate::stats::{Counters, DropStats};
 use crate::vif::{Vif, VifKind};
 
 /// `vif --list` flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VifFlags {
     /// P: policy (port security, flows).
     pub policy: bool,
@@ -29,7 +29,7 @@ pub struct VifFlags {
 }
 
 /// One row of `vif --list`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VifView {
     pub index: VifId,
     pub os_name: String,
@@ -48,7 +48,7 @@ pub struct VifView {
 }
 
 /// `rt` flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteFlags {
     /// L: the label is valid.
     pub label_valid: bool,
@@ -57,7 +57,7 @@ pub struct RouteFlags {
 }
 
 /// One row of `rt --dump <vrf>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteView {
     pub prefix: Prefix,
     pub label: Option<MplsLabel>,
@@ -67,7 +67,7 @@ pub struct RouteView {
 }
 
 /// `nh` type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NhType {
     Encap,
     Tunnel,
@@ -76,7 +76,7 @@ pub enum NhType {
 }
 
 /// `nh` flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NhFlag {
     Valid,
     Policy,
@@ -86,7 +86,7 @@ pub enum NhFlag {
 }
 
 /// One row of `nh --list`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NextHopView {
     pub id: NhId,
     pub kind: NhType,
@@ -103,7 +103,7 @@ pub struct NextHopView {
 }
 
 /// One entry of `flow -l`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlowView {
     pub index: u32,
     pub reverse: u32,
