@@ -160,3 +160,84 @@ async fn flows(State(dp): State<Dataplane>) -> Answer<Vec<weft_vrouter::FlowView
 async fn dropstats(State(dp): State<Dataplane>) -> Answer<weft_vrouter::DropStats> {
     Ok(Json(ask(&dp, |e| e.drop_stats().clone()).await?))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use axum::body::{Body, to_bytes};
+    use axum::http::Request;
+    use tower::ServiceExt;
+    use weft_vrouter::{Command, Engine, NextHop, NextHopKind, RouteConfig, VrfConfig};
+
+    use super::*;
+    use crate::dataplane::Transmit;
+
+    struct Nowhere;
+    impl Transmit for Nowhere {
+        fn to_vif(&mut self, _: VifId, _: &[u8]) {}
+        fn to_underlay(&mut self, _: std::net::Ipv4Addr, _: weft_vrouter::UnderlayKind, _: &[u8]) {}
+    }
+
+    async fn get(app: &Router, uri: &str) -> (StatusCode, serde_json::Value) {
+        let response = app
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn views_as_json() {
+        let (dp, _task) = Dataplane::spawn(
+            Engine::default(),
+            Nowhere,
+            std::time::Duration::from_secs(1),
+        );
+        let prefix: Prefix = "192.168.1.1/32".parse().unwrap();
+        let refused = dp
+            .apply(vec![
+                Command::AddVrf(VrfConfig {
+                    id: VrfId(5),
+                    vni: None,
+                    name: "vn".into(),
+                }),
+                Command::AddNextHop(NextHop {
+                    id: NhId(1),
+                    kind: NextHopKind::Receive,
+                }),
+                Command::AddRoute(RouteConfig {
+                    vrf: VrfId(5),
+                    prefix,
+                    nh: NhId(1),
+                    sgs: vec![],
+                }),
+            ])
+            .await;
+        assert!(refused.is_empty(), "{refused:?}");
+        let app = router(dp);
+        let (status, routes) = get(&app, "/routes?vrf=5").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(routes.as_array().unwrap().len(), 1);
+        let (status, route) = get(&app, "/routes/get?vrf=5&prefix=192.168.1.1").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(route["nh"], 1);
+        let (status, nh) = get(&app, "/nexthops/1").await;
+        assert_eq!(
+            (status, nh["kind"].as_str()),
+            (StatusCode::OK, Some("Receive"))
+        );
+        let (status, body) = get(&app, "/routes?vrf=9").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(body["error"].as_str().unwrap().contains("VRF"));
+        let (status, _) = get(&app, "/routes/get?vrf=5&prefix=nonsense").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = get(&app, "/vifs/3").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        for path in ["/vifs", "/nexthops", "/flows", "/dropstats"] {
+            assert_eq!(get(&app, path).await.0, StatusCode::OK, "{path}");
+        }
+    }
+}
