@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use weft_agent::agent::Controller;
 use weft_agent::dataplane::{Dataplane, Transmit};
 use weft_agent::io::NoPorts;
 use weft_agent::{LabelStore, Reconciler};
-use weft_control::agent::{AgentSession, AgentSettings, identity};
+use weft_control::agent::{AgentEvent, AgentSession, AgentSettings, identity};
 use weft_control::server::{ControlNode, ControlSettings};
 use weft_types::Prefix;
 
@@ -52,6 +53,7 @@ impl Transmit for MemTransmit {
 }
 
 struct Node {
+    disconnected: Arc<AtomicBool>,
     dataplane: Dataplane,
     delivered: mpsc::UnboundedReceiver<(VifId, Vec<u8>)>,
     _session: Arc<AgentSession>,
@@ -72,7 +74,21 @@ fn start_node(name: &str, ip: Ipv4Addr, server: &str, peers: &Peers) -> Result<N
     let encaps = ident.encapsulations.clone();
     let mut settings = AgentSettings::new(server, TOKEN, ident);
     settings.backoff_min = Duration::from_millis(20);
-    let (session, events) = AgentSession::start(settings)?;
+    let (session, mut session_events) = AgentSession::start(settings)?;
+    // Watch the events on their way to the controller, to see Disconnected.
+    let disconnected = Arc::new(AtomicBool::new(false));
+    let (forward, events) = mpsc::channel(1024);
+    let seen = disconnected.clone();
+    tokio::spawn(async move {
+        while let Some(event) = session_events.recv().await {
+            if matches!(event, AgentEvent::Disconnected { .. }) {
+                seen.store(true, Ordering::SeqCst);
+            }
+            if forward.send(event).await.is_err() {
+                return;
+            }
+        }
+    });
     let session = Arc::new(session);
     let state = tempfile::tempdir()?;
     let controller = Controller::new(
@@ -84,6 +100,7 @@ fn start_node(name: &str, ip: Ipv4Addr, server: &str, peers: &Peers) -> Result<N
     );
     tokio::spawn(controller.run(events));
     Ok(Node {
+        disconnected,
         dataplane,
         delivered,
         _session: session,
@@ -152,7 +169,7 @@ async fn both_engines_learn_each_others_workload_and_sgs_gate_the_ping() -> Resu
     let control = ControlNode::new(ControlSettings::new(TOKEN), source.clone())?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let server = format!("http://{}", listener.local_addr()?);
-    let (_stop, stopped) = oneshot::channel::<()>();
+    let (stop_control, stopped) = oneshot::channel::<()>();
     tokio::spawn(control.serve(listener, async {
         let _ = stopped.await;
     }));
@@ -224,5 +241,34 @@ async fn both_engines_learn_each_others_workload_and_sgs_gate_the_ping() -> Resu
         .vif_frame(vm_vif, echo(VM_MAC, VM_IP, POD_IP, true));
     let back = delivered_echo(&mut worker, VM_IP, POD_IP, Duration::from_secs(2)).await;
     assert_eq!(back, Some(pod_vif), "VM → pod reply");
+
+    // Headless: with the control node gone, both agents keep their routes
+    // and keep forwarding.
+    drop(stop_control);
+    for _ in 0..100 {
+        if compute.disconnected.load(Ordering::SeqCst) && worker.disconnected.load(Ordering::SeqCst)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        compute.disconnected.load(Ordering::SeqCst) && worker.disconnected.load(Ordering::SeqCst),
+        "both sessions lost"
+    );
+    for (node, remote) in [(&worker, VM_IP), (&compute, POD_IP)] {
+        let prefix = host(remote);
+        let kept = node
+            .dataplane
+            .query(move |e| e.route_get(VrfId(VN_ID), prefix).ok().flatten())
+            .await
+            .flatten();
+        assert!(kept.is_some(), "route to {prefix} kept while headless");
+    }
+    worker
+        .dataplane
+        .vif_frame(pod_vif, echo(POD_MAC, POD_IP, VM_IP, false));
+    let headless = delivered_echo(&mut compute, POD_IP, VM_IP, Duration::from_secs(2)).await;
+    assert_eq!(headless, Some(vm_vif), "pod → VM while headless");
     Ok(())
 }
