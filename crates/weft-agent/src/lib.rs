@@ -29,6 +29,23 @@
 //!
 //! Headless: when the control session drops the agent changes nothing and
 //! keeps forwarding; the session reconnects and resynchronises by itself.
+//!
+//! # Tests
+//! `reconcile` unit tests (snapshot → commands accepted by a real engine,
+//! labels kept across a restart through `state_dir`, remote route → tunnel
+//! next hop + route with SG ids, withdrawal); `tests/two_agents.rs` (two
+//! agents against a real control node over gRPC with an in-memory underlay:
+//! routes, labels, Sip/Dip, SG gating of the pod → VM ping, headless
+//! forwarding); `tests/netns.rs` (root: real taps, veths and underlay
+//! sockets in namespaces, ICMP echo both ways).
+//!
+//! # Not yet
+//! The local API for CNI ADD/DEL and VM port plug (ports come only from the
+//! control node's snapshots), `PortState::Down` on detach, honouring the
+//! engine's flow-hash UDP source port (the underlay sockets are bound to
+//! 6635/4789), batching (one frame per syscall), stale-route cleanup on
+//! agent restart beyond what the session's End-of-RIB does, ECMP between
+//! several nodes advertising one prefix (the lowest next hop wins).
 
 pub mod agent;
 pub mod config;
