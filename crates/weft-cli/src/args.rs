@@ -1,6 +1,6 @@
 //! The command line.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -36,6 +36,8 @@ pub enum Format {
 pub enum Command {
     /// Run the weft server (native API on the embedded store).
     Server(ServerArgs),
+    /// Run the agent (the userspace vRouter) of one node.
+    Agent(AgentArgs),
     /// Administrative domains (projects live in one; `default-domain` always exists).
     #[command(subcommand)]
     Domain(DomainCmd),
@@ -150,6 +152,31 @@ pub struct ServerArgs {
     /// Seconds a lost agent's routes stay advertised.
     #[arg(long, default_value_t = 30)]
     pub grace_seconds: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// This node's name, as ports name it in binding_host_id.
+    #[arg(long)]
+    pub node: String,
+    /// Underlay address tunnels to this node are sent to.
+    #[arg(long)]
+    pub underlay: Ipv4Addr,
+    /// The control node (`weft server --control-listen`), as http://host:port.
+    #[arg(long, env = "WEFT_CONTROL")]
+    pub control: String,
+    /// The cluster token.
+    #[arg(long, env = "WEFT_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// The node's network namespace (default: the current one).
+    #[arg(long)]
+    pub netns: Option<String>,
+    /// Address of the introspection API (`weft vif`, `rt`, …).
+    #[arg(long, default_value = "127.0.0.1:8085")]
+    pub introspect: SocketAddr,
+    /// Where the agent keeps its labels across restarts.
+    #[arg(long, default_value = "/var/lib/weft/agent")]
+    pub state_dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -406,4 +433,16 @@ pub enum GlobalCmd {
         #[arg(long)]
         encap: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

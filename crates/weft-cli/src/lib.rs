@@ -40,6 +40,7 @@ pub fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         args::Command::Server(args) => server::run(args).await,
+        args::Command::Agent(args) => server::run_agent(args).await,
         args::Command::Vif(args) => introspect::vif(cli.output, args).await,
         args::Command::Rt(args) => introspect::rt(cli.output, args).await,
         args::Command::Nh(args) => introspect::nh(cli.output, args).await,

@@ -47,6 +47,7 @@ pub(crate) async fn run(server: &str, format: Format, command: Command) -> anyho
     let client = Client::new(server)?;
     match command {
         Command::Server(_)
+        | Command::Agent(_)
         | Command::Vif(_)
         | Command::Rt(_)
         | Command::Nh(_)

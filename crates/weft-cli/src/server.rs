@@ -1,21 +1,38 @@
-//! `weft server`.
+//! `weft server` and `weft agent`: the two long-running processes.
+
+use std::future::Future;
+use std::time::Duration;
 
 use anyhow::Context;
-use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
-
 use weft_server::{ControlConfig, Server, ServerConfig};
 
-use crate::args::ServerArgs;
+use crate::args::{AgentArgs, ServerArgs};
 
-pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<()> {
+fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("WEFT_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// Resolves on SIGTERM or SIGINT.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("shutting down");
+    })
+}
+
+pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    init_logging();
     let config = ServerConfig {
         data_dir: args.data_dir,
         listen: args.listen,
@@ -37,14 +54,22 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<()> {
     }
     let addr = server.local_addr()?;
     tracing::info!(%addr, store = %config.data_dir.join("weft.db").display(), "weft server listening");
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let shutdown = async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-        tracing::info!("shutting down");
-    };
-    server.serve(shutdown).await?;
+    server.serve(shutdown_signal()?).await?;
+    Ok(())
+}
+
+pub(crate) async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
+    init_logging();
+    let mut config = weft_agent::AgentConfig::new(
+        args.node,
+        args.underlay,
+        args.control,
+        args.token,
+        args.introspect,
+        args.state_dir,
+    );
+    config.netns = args.netns;
+    tracing::info!(node = %config.node, introspect = %args.introspect, "weft agent starting");
+    weft_agent::Agent::run(config, shutdown_signal()?).await?;
     Ok(())
 }
