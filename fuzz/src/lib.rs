@@ -4,6 +4,10 @@
 //! parses, emits it again and checks that it parses back to the same value.
 //! A panic is a finding: either a decoder panicked on hostile input (which
 //! weft-wire must never do) or a parse/emit pair disagrees.
+//!
+//! [`api`] holds the intent-model harness of the `api_*` targets.
+
+pub mod api;
 
 use std::net::Ipv6Addr;
 
