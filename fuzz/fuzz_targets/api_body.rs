@@ -25,18 +25,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some(command) = decode(selector, json) else {
         return;
     };
-    // TEMP-MASK: known FqName ':' bug
-    match &command {
-        Command::UpdateNetwork(_, r) if r.name.as_deref().is_some_and(|n| n.contains(':')) => {
-            return;
-        }
-        Command::UpdateSecurityGroup(_, r)
-            if r.name.as_deref().is_some_and(|n| n.contains(':')) =>
-        {
-            return;
-        }
-        _ => {}
-    }
     let creates = matches!(
         command,
         Command::CreateProject(_)

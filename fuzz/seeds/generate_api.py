@@ -109,8 +109,22 @@ SEEDS = {
 for selector in (1, 3, 11, 15):
     SEEDS[selector + 18] = SEEDS[selector][:1]
 
+# Findings, kept as regression inputs (selector, body as sent).
+REGRESSIONS = {
+    # A ':' inside a renamed network's or group's last FQ-name component
+    # reads back from the store as one more component.
+    'bug-fqname-colon-network': (3, b'{"name":"a:b"}'),
+    'bug-fqname-colon-group': (11, b'{"name":"a:b"}'),
+    # A binding_profile float that serde_json does not read back exactly.
+    'bug-float-binding-profile': (
+        7, b'{"network":"default-domain:p:n","binding_profile":{"w":1.947700395895162e-169}}'),
+}
+
 os.makedirs(root, exist_ok=True)
 for selector, bodies in sorted(SEEDS.items()):
     for i, body in enumerate(bodies):
         with open(os.path.join(root, '%02d-%d.bin' % (selector, i)), 'wb') as f:
             f.write(bytes([selector]) + json.dumps(body).encode())
+for name, (selector, body) in sorted(REGRESSIONS.items()):
+    with open(os.path.join(root, name + '.bin'), 'wb') as f:
+        f.write(bytes([selector]) + body)
