@@ -209,6 +209,14 @@ impl Model {
         {
             return Err(in_use(format!("it owns security group {}", g.fq_name)));
         }
+        for group in self.groups.values().filter(|g| g.project_id == id) {
+            if let Some(port) = self.members_of(group.meta.id).next() {
+                return Err(in_use(format!(
+                    "port {} of another project is a member of its group {}",
+                    port.meta.id, group.fq_name
+                )));
+            }
+        }
         let mut changes = Vec::new();
         for group in self.groups.values().filter(|g| g.project_id == id) {
             changes.extend(self.group_removal(group.meta.id));

@@ -508,3 +508,37 @@ fn domains_hold_projects_and_the_default_one_stays() {
         .unwrap();
     assert_eq!(w.model.domains().count(), 1);
 }
+
+#[test]
+fn a_project_whose_group_has_foreign_members_is_not_deleted() {
+    let mut w = World::new();
+    w.project("p");
+    let q = w.project("q");
+    w.network("default-domain:p:n", &["10.0.0.0/24"]).unwrap();
+    w.port(
+        "default-domain:p:n",
+        serde_json::json!({"security_groups": ["default-domain:q:default"]}),
+    )
+    .unwrap();
+    let err = w.run(Command::DeleteProject(Ref::Id(q))).unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Conflict, "{err}");
+    assert!(w.model.default_group_of(q).is_some());
+}
+
+#[test]
+fn renames_cannot_smuggle_the_separator_into_a_name() {
+    let mut w = World::new();
+    w.project("p");
+    w.network("default-domain:p:n", &[]).unwrap();
+    let rename = UpdateNetwork {
+        name: Some("a:b".into()),
+        ..UpdateNetwork::default()
+    };
+    let err = w
+        .run(Command::UpdateNetwork(
+            "default-domain:p:n".parse().unwrap(),
+            rename,
+        ))
+        .unwrap_err();
+    assert_eq!(err.field(), Some("name"));
+}

@@ -29,6 +29,8 @@ pub enum FqNameError {
     TooLong { index: usize },
     #[error("FQ name component {index} contains a control character")]
     ControlCharacter { index: usize },
+    #[error("FQ name component {index} contains ':', which separates components")]
+    Separator { index: usize },
     #[error("FQ name has {found} components, expected {expected} ({form})")]
     WrongDepth {
         found: usize,
@@ -115,6 +117,9 @@ fn check_component(index: usize, part: &str) -> Result<(), FqNameError> {
     if part.chars().any(char::is_control) {
         return Err(FqNameError::ControlCharacter { index });
     }
+    if part.contains(':') {
+        return Err(FqNameError::Separator { index });
+    }
     Ok(())
 }
 
@@ -195,6 +200,14 @@ mod tests {
             "a:".parse::<FqName>(),
             Err(FqNameError::EmptyComponent { index: 1 })
         );
+    }
+
+    #[test]
+    fn a_component_cannot_hold_the_separator() {
+        // Otherwise a name would print to text that parses back differently.
+        let base = FqName::project("d", "p").unwrap();
+        assert_eq!(base.child("a:b"), Err(FqNameError::Separator { index: 2 }));
+        assert!(FqName::from_components(["x:default"]).is_err());
     }
 
     #[test]
