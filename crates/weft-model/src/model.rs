@@ -251,9 +251,8 @@ impl Model {
         let found = match reference {
             Ref::Id(id) => self.get(kind, *id).map(|_| *id),
             Ref::Name(name) => {
-                let name = match (kind, name.components().len()) {
-                    // A bare project name means one in the default domain.
-                    (Kind::Project, 1) => FqName::project(weft_types::DEFAULT_DOMAIN, name.name())
+                let name = match kind {
+                    Kind::Project => crate::project::in_default_domain(name)
                         .map_err(|e| ModelError::invalid(field, e.to_string()))?,
                     _ => name.clone(),
                 };

@@ -93,9 +93,8 @@ impl Model {
         ctx: &mut Ctx<'_>,
     ) -> Result<Outcome, ModelError> {
         let fq_name = match req.fq_name.components().len() {
-            1 => FqName::project(DEFAULT_DOMAIN, req.fq_name.name())
+            1 | 2 => in_default_domain(&req.fq_name)
                 .map_err(|e| ModelError::invalid("fq_name", e.to_string()))?,
-            2 => req.fq_name,
             _ => {
                 return Err(ModelError::invalid(
                     "fq_name",
@@ -234,6 +233,15 @@ impl Model {
     pub(crate) fn next_sg_id(&self) -> Result<u32, ModelError> {
         validate::lowest_free(&self.sg_ids, crate::model::FIRST_SG_ID)
             .ok_or_else(|| ModelError::conflict("sg_id", "no security-group id left"))
+    }
+}
+
+/// A project name as given: `domain:project`, or a bare `project`, which
+/// lives in the default domain.
+pub(crate) fn in_default_domain(name: &FqName) -> Result<FqName, weft_types::FqNameError> {
+    match name.components() {
+        [project] => FqName::project(DEFAULT_DOMAIN, project),
+        _ => Ok(name.clone()),
     }
 }
 
