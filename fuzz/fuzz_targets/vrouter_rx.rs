@@ -1,7 +1,8 @@
 //! The vRouter forwarding engine under hostile input: a programmed engine
 //! (two VRFs, local vifs with port security, DHCP and ACLs, a tunnel next
 //! hop that loops back to a local label) is fed a sequence of operations
-//! decoded from the fuzz input: raw frames on vifs, raw underlay payloads of
+//! decoded from the fuzz input: raw frames on vifs (with and without a
+//! virtio-net header), raw underlay payloads of
 //! each tunnel kind, well-formed IPv4 packets with fuzzed fields (so flows
 //! and ACLs are reached), ACL changes and time passing. Nothing may panic,
 //! every ToVif output must be an Ethernet frame and every ToUnderlay
@@ -213,7 +214,13 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         match op % 9 {
             0..=2 => {
                 let vif = VifId(u32::from(op % 4) + 3);
-                engine.receive_vif(now, vif, chunk, &mut out);
+                if op & 0x40 == 0 {
+                    engine.receive_vif(now, vif, chunk, &mut out);
+                } else {
+                    // As read with a virtio-net header: partial checksums
+                    // and super-frames to cut.
+                    engine.receive_vif_offloaded(now, vif, &mut chunk.to_vec(), &mut out);
+                }
             }
             3 => engine.receive_underlay(
                 now,

@@ -19,8 +19,11 @@ use weft_vrouter::{
 pub trait Transmit: Send + 'static {
     /// Writes an Ethernet frame to a vif.
     fn to_vif(&mut self, vif: VifId, frame: &[u8]);
-    /// Sends a tunnel payload to the remote vRouter at `dst`.
+    /// Sends a tunnel payload to the remote vRouter at `dst`. May hold it
+    /// back to send it with the next ones in one system call.
     fn to_underlay(&mut self, dst: Ipv4Addr, kind: UnderlayKind, payload: &[u8]);
+    /// Sends whatever is held back; called after each batch of inputs.
+    fn flush(&mut self) {}
 }
 
 /// A command the engine refused (logged by the caller).
@@ -34,8 +37,21 @@ type Query = Box<dyn FnOnce(&Engine) + Send>;
 
 enum Msg {
     Apply(Vec<Command>, oneshot::Sender<Vec<Refused>>),
-    Vif(VifId, Vec<u8>),
-    Underlay(Ipv4Addr, TunnelKind, Vec<u8>),
+    /// A read from a vif; `offloaded` when it starts with a virtio-net
+    /// header.
+    Vif {
+        vif: VifId,
+        buf: Vec<u8>,
+        offloaded: bool,
+    },
+    /// A read from an underlay socket: one payload, or a run of payloads of
+    /// `segment` bytes each (the last may be shorter) the kernel coalesced.
+    Underlay {
+        src: Ipv4Addr,
+        kind: TunnelKind,
+        buf: Vec<u8>,
+        segment: Option<u16>,
+    },
     Query(Query),
 }
 
@@ -49,15 +65,17 @@ impl std::fmt::Debug for Msg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Msg::Apply(..) => "Apply",
-            Msg::Vif(..) => "Vif",
-            Msg::Underlay(..) => "Underlay",
+            Msg::Vif { .. } => "Vif",
+            Msg::Underlay { .. } => "Underlay",
             Msg::Query(_) => "Query",
         })
     }
 }
 
-/// Frames queued towards the engine before new ones are dropped.
+/// Reads queued towards the engine before new ones are dropped.
 const QUEUE: usize = 4096;
+/// Inputs handled before held-back outputs are flushed.
+const BATCH: usize = 64;
 
 impl Dataplane {
     /// Starts the engine task; `poll_interval` paces flow ageing. Must be
@@ -87,12 +105,49 @@ impl Dataplane {
     /// Queues a frame a workload sent on `vif`; `false` if it was dropped
     /// (queue full or engine gone).
     pub fn vif_frame(&self, vif: VifId, frame: Vec<u8>) -> bool {
-        self.tx.try_send(Msg::Vif(vif, frame)).is_ok()
+        self.tx
+            .try_send(Msg::Vif {
+                vif,
+                buf: frame,
+                offloaded: false,
+            })
+            .is_ok()
+    }
+
+    /// Queues what was read from `vif` through an interface with a
+    /// virtio-net header (see [`Engine::receive_vif_offloaded`]).
+    pub fn vif_offloaded(&self, vif: VifId, buf: Vec<u8>) -> bool {
+        self.tx
+            .try_send(Msg::Vif {
+                vif,
+                buf,
+                offloaded: true,
+            })
+            .is_ok()
     }
 
     /// Queues a tunnel payload from the vRouter at `src`.
     pub fn underlay_frame(&self, src: Ipv4Addr, kind: TunnelKind, payload: Vec<u8>) -> bool {
-        self.tx.try_send(Msg::Underlay(src, kind, payload)).is_ok()
+        self.underlay_run(src, kind, payload, None)
+    }
+
+    /// Queues tunnel payloads from `src` read as one run of `segment`-byte
+    /// datagrams (the last may be shorter), or one payload if `None`.
+    pub fn underlay_run(
+        &self,
+        src: Ipv4Addr,
+        kind: TunnelKind,
+        buf: Vec<u8>,
+        segment: Option<u16>,
+    ) -> bool {
+        self.tx
+            .try_send(Msg::Underlay {
+                src,
+                kind,
+                buf,
+                segment,
+            })
+            .is_ok()
     }
 
     /// Runs `f` on the engine (between packets) and returns its result;
@@ -126,33 +181,71 @@ async fn run(
         tokio::select! {
             msg = rx.recv() => {
                 let Some(msg) = msg else { return };
-                match msg {
-                    Msg::Apply(commands, done) => {
-                        let mut refused = Vec::new();
-                        for command in commands {
-                            if let Err(error) = engine.apply(command.clone()) {
-                                refused.push(Refused { command, error });
-                            }
-                        }
-                        let _ = done.send(refused);
-                    }
-                    Msg::Vif(vif, frame) => engine.receive_vif(now(), vif, &frame, &mut out),
-                    Msg::Underlay(src, kind, payload) => {
-                        engine.receive_underlay(now(), src, kind, &payload, &mut out);
-                    }
-                    Msg::Query(query) => query(&engine),
-                }
-                for output in out.drain(..) {
-                    match output {
-                        Output::ToVif { vif, frame } => transmit.to_vif(vif, &frame),
-                        Output::ToUnderlay { dst, kind, payload } => {
-                            transmit.to_underlay(dst, kind, &payload);
-                        }
+                let at = now();
+                handle(&mut engine, &mut transmit, &mut out, at, msg);
+                // Whatever else is already queued goes in the same batch, so
+                // held-back outputs leave together.
+                for _ in 1..BATCH {
+                    match rx.try_recv() {
+                        Ok(msg) => handle(&mut engine, &mut transmit, &mut out, at, msg),
+                        Err(_) => break,
                     }
                 }
+                transmit.flush();
             }
             _ = ticker.tick() => {
                 engine.poll(now());
+            }
+        }
+    }
+}
+
+fn handle(
+    engine: &mut Engine,
+    transmit: &mut impl Transmit,
+    out: &mut Vec<Output>,
+    now: Millis,
+    msg: Msg,
+) {
+    match msg {
+        Msg::Apply(commands, done) => {
+            let mut refused = Vec::new();
+            for command in commands {
+                if let Err(error) = engine.apply(command.clone()) {
+                    refused.push(Refused { command, error });
+                }
+            }
+            let _ = done.send(refused);
+        }
+        Msg::Vif {
+            vif,
+            mut buf,
+            offloaded,
+        } => {
+            if offloaded {
+                engine.receive_vif_offloaded(now, vif, &mut buf, out);
+            } else {
+                engine.receive_vif(now, vif, &buf, out);
+            }
+        }
+        Msg::Underlay {
+            src,
+            kind,
+            buf,
+            segment,
+        } => {
+            let size = segment.map_or(buf.len(), usize::from).max(1);
+            for payload in buf.chunks(size) {
+                engine.receive_underlay(now, src, kind, payload, out);
+            }
+        }
+        Msg::Query(query) => query(engine),
+    }
+    for output in out.drain(..) {
+        match output {
+            Output::ToVif { vif, frame } => transmit.to_vif(vif, &frame),
+            Output::ToUnderlay { dst, kind, payload } => {
+                transmit.to_underlay(dst, kind, &payload);
             }
         }
     }

@@ -9,11 +9,12 @@
 //! reports them ACTIVE.
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 use weft_control::agent::AgentSession;
@@ -21,15 +22,26 @@ use weft_control::proto::PortState;
 use weft_system::asyncio::{AsyncFrames, AsyncGre};
 use weft_system::{
     FrameIo, GreSocket, MPLS_UDP_PORT, Netlink, Netns, PacketSocket, Tap, UnderlayError,
-    VXLAN_PORT, udp_socket,
+    VXLAN_PORT, enable_udp_gro, recv_gro, send_gso, udp_socket,
 };
 use weft_vrouter::{TunnelKind, UnderlayKind, VifId, VifKind};
+use weft_wire::VNET_HDR_LEN;
 
 use crate::dataplane::{Dataplane, Transmit};
 use crate::reconcile::Attach;
 
-/// Largest frame read from a vif or the underlay.
-const FRAME: usize = 65_536;
+/// Largest read from a vif (a virtio-net header and a 64 KiB super-frame)
+/// or from the underlay (a run of coalesced datagrams).
+const READ: usize = VNET_HDR_LEN + 65_536;
+
+/// Sockets that send tunnel traffic, one source port each; a flow's hash
+/// picks one, so the fabric can spread flows over its paths (RFC 7510
+/// §3, RFC 7348 §5) while each flow keeps one path.
+const SOURCE_PORTS: usize = 8;
+
+/// Largest run of datagrams handed to the kernel in one `UDP_SEGMENT` send.
+const GSO_SEGMENTS: usize = 64;
+const GSO_BYTES: usize = 65_000;
 
 /// The node's underlay sockets.
 #[derive(Debug, Clone)]
@@ -37,49 +49,64 @@ pub struct Underlay {
     mpls: Arc<UdpSocket>,
     vxlan: Arc<UdpSocket>,
     gre: Arc<AsyncGre>,
+    senders: Arc<[std::net::UdpSocket]>,
 }
 
 impl Underlay {
-    /// Binds the three sockets on `ip` inside `ns`. Needs a tokio runtime
-    /// (and `CAP_NET_RAW` for GRE).
+    /// Binds the receiving sockets (UDP 6635 and 4789, GRE) and the
+    /// sending sockets on `ip` inside `ns`. Needs a tokio runtime (and
+    /// `CAP_NET_RAW` for GRE).
     pub fn open(ns: &Netns, ip: Ipv4Addr) -> Result<Underlay, UnderlayError> {
+        let io_err = |what: &'static str, addr: String, op: &'static str| {
+            let ns = ns.name().to_owned();
+            move |source| UnderlayError::Io {
+                ns,
+                what,
+                addr,
+                op,
+                source,
+            }
+        };
         let udp = |port| -> Result<Arc<UdpSocket>, UnderlayError> {
             let socket = udp_socket(ns, SocketAddr::V4(SocketAddrV4::new(ip, port)))?;
-            let socket = UdpSocket::from_std(socket).map_err(|source| UnderlayError::Io {
-                ns: ns.name().to_owned(),
-                what: "udp",
-                addr: format!("{ip}:{port}"),
-                op: "register with tokio",
-                source,
-            })?;
+            // Best effort: without it each datagram is one read.
+            let _ = enable_udp_gro(&socket);
+            let socket = UdpSocket::from_std(socket).map_err(io_err(
+                "udp",
+                format!("{ip}:{port}"),
+                "register with tokio",
+            ))?;
             Ok(Arc::new(socket))
         };
         let gre = GreSocket::bind(ns, ip)?;
-        let gre = AsyncGre::new(gre).map_err(|source| UnderlayError::Io {
-            ns: ns.name().to_owned(),
-            what: "gre",
-            addr: ip.to_string(),
-            op: "register with tokio",
-            source,
-        })?;
+        let gre =
+            AsyncGre::new(gre).map_err(io_err("gre", ip.to_string(), "register with tokio"))?;
+        let senders = (0..SOURCE_PORTS)
+            .map(|_| udp_socket(ns, SocketAddr::V4(SocketAddrV4::new(ip, 0))))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Underlay {
             mpls: udp(MPLS_UDP_PORT)?,
             vxlan: udp(VXLAN_PORT)?,
             gre: Arc::new(gre),
+            senders: senders.into(),
         })
     }
 
-    /// Starts one reader task per socket, feeding `dataplane`.
+    /// Starts one reader task per receiving socket, feeding `dataplane`.
     pub fn spawn_readers(&self, dataplane: &Dataplane) -> Vec<JoinHandle<()>> {
         let udp = |socket: Arc<UdpSocket>, kind: TunnelKind, dataplane: Dataplane| async move {
-            let mut buf = vec![0u8; FRAME];
+            let mut buf = vec![0u8; READ];
             loop {
-                match socket.recv_from(&mut buf).await {
-                    Ok((n, SocketAddr::V4(src))) => {
+                let read = match socket.readable().await {
+                    Ok(()) => socket.try_io(Interest::READABLE, || recv_gro(&*socket, &mut buf)),
+                    Err(e) => Err(e),
+                };
+                match read {
+                    Ok((n, src, segment)) => {
                         let payload = buf.get(..n).unwrap_or_default().to_vec();
-                        dataplane.underlay_frame(*src.ip(), kind, payload);
+                        dataplane.underlay_run(src, kind, payload, segment);
                     }
-                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) => tracing::warn!(error = %e, ?kind, "underlay receive failed"),
                 }
             }
@@ -98,7 +125,7 @@ impl Underlay {
                 dataplane.clone(),
             )),
             tokio::spawn(async move {
-                let mut buf = vec![0u8; FRAME];
+                let mut buf = vec![0u8; READ];
                 loop {
                     match gre.recv_from(&mut buf).await {
                         Ok((n, src)) => {
@@ -113,7 +140,35 @@ impl Underlay {
     }
 }
 
-/// An attached vif's device.
+/// Tunnel payloads held back to leave in one `UDP_SEGMENT` send: same
+/// socket, same destination, all of `segment` bytes but the last.
+#[derive(Debug, Default)]
+struct Run {
+    socket: usize,
+    dst: Option<SocketAddrV4>,
+    segment: usize,
+    count: usize,
+    /// A shorter payload ended the run.
+    closed: bool,
+    buf: Vec<u8>,
+}
+
+impl Run {
+    fn takes(&self, socket: usize, dst: SocketAddrV4, len: usize) -> bool {
+        self.dst == Some(dst)
+            && self.socket == socket
+            && !self.closed
+            && len <= self.segment
+            && self.count < GSO_SEGMENTS
+            && self.buf.len() + len <= GSO_BYTES
+    }
+}
+
+/// The virtio-net header of a frame that needs nothing more.
+const PLAIN: [u8; VNET_HDR_LEN] = [0; VNET_HDR_LEN];
+
+/// An attached vif's device; both kinds carry a virtio-net header, so the
+/// kernel hands over TCP super-frames with partial checksums in one read.
 #[derive(Debug)]
 enum VifDevice {
     Tap(AsyncFrames<Tap>),
@@ -128,10 +183,13 @@ impl VifDevice {
         }
     }
 
+    /// Writes a whole frame (behind an empty virtio-net header: nothing
+    /// for the kernel to finish).
     fn send_now(&self, frame: &[u8]) -> io::Result<usize> {
+        let parts = [IoSlice::new(&PLAIN), IoSlice::new(frame)];
         match self {
-            VifDevice::Tap(d) => d.get_ref().send_frame(frame),
-            VifDevice::Veth(d) => d.get_ref().send_frame(frame),
+            VifDevice::Tap(d) => d.get_ref().send_parts(&parts),
+            VifDevice::Veth(d) => d.get_ref().send_parts(&parts),
         }
     }
 }
@@ -148,6 +206,7 @@ pub struct VifRegistry(Registry);
 pub struct FdTransmit {
     underlay: Underlay,
     vifs: Registry,
+    run: Run,
 }
 
 impl Transmit for FdTransmit {
@@ -166,22 +225,57 @@ impl Transmit for FdTransmit {
     }
 
     fn to_underlay(&mut self, dst: Ipv4Addr, kind: UnderlayKind, payload: &[u8]) {
-        // The sockets are bound to the tunnel ports, so the flow-hash source
-        // port the engine suggests is not used.
-        let sent = match kind {
-            UnderlayKind::MplsOverUdp { .. } => self
-                .underlay
-                .mpls
-                .try_send_to(payload, SocketAddr::from((dst, MPLS_UDP_PORT))),
-            UnderlayKind::Vxlan { .. } => self
-                .underlay
-                .vxlan
-                .try_send_to(payload, SocketAddr::from((dst, VXLAN_PORT))),
-            UnderlayKind::MplsOverGre => self.underlay.gre.get_ref().send_to(payload, dst),
+        let (port, src_port) = match kind {
+            UnderlayKind::MplsOverUdp { src_port } => (MPLS_UDP_PORT, src_port),
+            UnderlayKind::Vxlan { src_port } => (VXLAN_PORT, src_port),
+            UnderlayKind::MplsOverGre => {
+                if let Err(e) = self.underlay.gre.get_ref().send_to(payload, dst) {
+                    tracing::debug!(error = %e, %dst, "underlay send dropped");
+                }
+                return;
+            }
         };
-        if let Err(e) = sent {
-            tracing::debug!(error = %e, %dst, "underlay send dropped");
+        let socket = usize::from(src_port) % self.underlay.senders.len().max(1);
+        let dst = SocketAddrV4::new(dst, port);
+        if !self.run.takes(socket, dst, payload.len()) {
+            self.flush();
+            self.run.socket = socket;
+            self.run.dst = Some(dst);
+            self.run.segment = payload.len();
         }
+        self.run.buf.extend_from_slice(payload);
+        self.run.count += 1;
+        self.run.closed = payload.len() < self.run.segment;
+    }
+
+    fn flush(&mut self) {
+        let run = &mut self.run;
+        let Some(dst) = run.dst.take() else {
+            return;
+        };
+        let Some(socket) = self.underlay.senders.get(run.socket) else {
+            return;
+        };
+        let sent = match u16::try_from(run.segment) {
+            Ok(segment) if run.count > 1 => send_gso(socket, dst, &run.buf, segment),
+            _ => socket.send_to(&run.buf, dst),
+        };
+        match sent {
+            Ok(_) => {}
+            // The kernel refuses runs whose datagrams need fragmenting:
+            // send them one by one.
+            Err(e) if run.count > 1 && e.kind() != io::ErrorKind::WouldBlock => {
+                for payload in run.buf.chunks(run.segment.max(1)) {
+                    if let Err(e) = socket.send_to(payload, dst) {
+                        tracing::debug!(error = %e, %dst, "underlay send dropped");
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, %dst, "underlay send dropped"),
+        }
+        run.buf.clear();
+        run.count = 0;
+        run.closed = false;
     }
 }
 
@@ -217,6 +311,7 @@ impl FdTransmit {
         FdTransmit {
             underlay,
             vifs: vifs.0,
+            run: Run::default(),
         }
     }
 }
@@ -249,12 +344,15 @@ fn open(ns: &Netns, attach: &Attach) -> Result<VifDevice, String> {
     netlink.link(&attach.interface).map_err(|e| e.to_string())?;
     let device = match attach.kind {
         VifKind::Tap => {
-            let tap = Tap::open(ns, &attach.interface).map_err(|e| e.to_string())?;
+            let tap = Tap::open_offload(ns, &attach.interface).map_err(|e| e.to_string())?;
             VifDevice::Tap(AsyncFrames::new(tap).map_err(|e| e.to_string())?)
         }
         VifKind::Veth => {
             let socket =
                 PacketSocket::bind_name(ns, &attach.interface).map_err(|e| e.to_string())?;
+            socket
+                .enable_vnet_hdr()
+                .map_err(|e| format!("enable virtio-net header: {e}"))?;
             VifDevice::Veth(AsyncFrames::new(socket).map_err(|e| e.to_string())?)
         }
     };
@@ -291,11 +389,11 @@ impl Ports for FdPorts {
                 .insert(vif, device.clone());
             tracing::info!(port = %attach.port_id, interface = %attach.interface, ?vif, "port attached");
             session.port_status(attach.port_id.clone(), PortState::Active);
-            let mut buf = vec![0u8; FRAME];
+            let mut buf = vec![0u8; READ];
             loop {
                 match device.recv(&mut buf).await {
                     Ok(n) => {
-                        dataplane.vif_frame(vif, buf.get(..n).unwrap_or_default().to_vec());
+                        dataplane.vif_offloaded(vif, buf.get(..n).unwrap_or_default().to_vec());
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, ?vif, "vif receive failed");

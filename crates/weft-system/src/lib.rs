@@ -34,7 +34,10 @@ pub use netns::{Netns, NetnsError, NetnsThread};
 pub use packet::{PacketError, PacketSocket};
 pub use sys::wait_readable;
 pub use tap::{Tap, TapError};
-pub use underlay::{GreSocket, MPLS_UDP_PORT, UnderlayError, VXLAN_PORT, udp_socket};
+pub use underlay::{
+    GreSocket, MPLS_UDP_PORT, UnderlayError, VXLAN_PORT, enable_udp_gro, recv_gro, send_gso,
+    udp_socket,
+};
 
 /// A non-blocking device that moves whole frames (or datagrams) one at a time.
 ///
@@ -46,6 +49,9 @@ pub trait FrameIo: std::os::fd::AsFd + sealed::Sealed {
     fn recv_frame(&self, buf: &mut [u8]) -> std::io::Result<usize>;
     /// Sends one whole frame; `WouldBlock` when the device queue is full.
     fn send_frame(&self, frame: &[u8]) -> std::io::Result<usize>;
+    /// Sends one frame given in parts (a virtio-net header and the frame,
+    /// say) with a single system call.
+    fn send_parts(&self, parts: &[std::io::IoSlice<'_>]) -> std::io::Result<usize>;
 }
 
 mod sealed {

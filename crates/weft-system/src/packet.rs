@@ -16,6 +16,8 @@ use crate::sys::{cvt, cvt_size};
 const PACKET_OUTGOING: u8 = 4;
 /// Socket option: do not deliver outgoing frames at all (Linux ≥ 4.20).
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+/// Socket option: a virtio-net header before every frame (linux/if_packet.h).
+const PACKET_VNET_HDR: libc::c_int = 15;
 
 /// Errors of packet socket handling; each names the namespace and interface.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +82,26 @@ impl PacketSocket {
         self.ifindex
     }
 
+    /// Puts a virtio-net header before every frame received and expects
+    /// one before every frame sent: the kernel then hands over partial
+    /// checksums and unsegmented TCP/UDP super-frames instead of doing that
+    /// work itself (see `weft_wire::offload`).
+    pub fn enable_vnet_hdr(&self) -> io::Result<()> {
+        let one: libc::c_int = 1;
+        // SAFETY: `one` is a readable c_int and its size is passed; the fd
+        // is owned by `self` and open.
+        cvt(unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                PACKET_VNET_HDR,
+                (&raw const one).cast(),
+                socklen_of::<libc::c_int>(),
+            )
+        })
+        .map(|_| ())
+    }
+
     /// Receives one frame that arrived on the interface (outgoing copies are
     /// skipped); `WouldBlock` when none is queued. A frame longer than `buf`
     /// is truncated.
@@ -122,6 +144,10 @@ impl FrameIo for PacketSocket {
 
     fn send_frame(&self, frame: &[u8]) -> io::Result<usize> {
         self.send(frame)
+    }
+
+    fn send_parts(&self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        crate::sys::writev(self.fd.as_fd(), parts)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Small helpers shared by the FFI modules.
 
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -29,4 +29,14 @@ pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
 /// Turns a libc `ssize_t` return value into an `io::Result<usize>`.
 pub(crate) fn cvt_size(ret: libc::ssize_t) -> io::Result<usize> {
     usize::try_from(ret).map_err(|_| io::Error::last_os_error())
+}
+
+/// One `writev(2)` of `parts` to `fd`.
+#[allow(unsafe_code)]
+pub(crate) fn writev(fd: BorrowedFd<'_>, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    let count = libc::c_int::try_from(parts.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "too many parts"))?;
+    // SAFETY: `IoSlice` is ABI-compatible with `struct iovec` on Unix, each
+    // describes readable memory borrowed for this call, and `fd` is open.
+    cvt_size(unsafe { libc::writev(fd.as_raw_fd(), parts.as_ptr().cast(), count) })
 }

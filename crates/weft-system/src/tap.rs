@@ -38,11 +38,24 @@ pub enum TapError {
 pub struct Tap {
     name: String,
     device: SyncDevice,
+    vnet_hdr: bool,
 }
 
 impl Tap {
     /// Opens (creating if needed) the tap `name` inside `ns`.
     pub fn open(ns: &Netns, name: &str) -> Result<Tap, TapError> {
+        Tap::open_with(ns, name, false)
+    }
+
+    /// Opens the tap with `IFF_VNET_HDR` and the kernel's checksum and
+    /// TCP/UDP segmentation offloads on: every frame read or written starts
+    /// with a virtio-net header, and reads may return super-frames of up to
+    /// 64 KiB (see `weft_wire::offload`).
+    pub fn open_offload(ns: &Netns, name: &str) -> Result<Tap, TapError> {
+        Tap::open_with(ns, name, true)
+    }
+
+    fn open_with(ns: &Netns, name: &str, vnet_hdr: bool) -> Result<Tap, TapError> {
         let err = |op: &'static str| {
             move |source| TapError::Io {
                 ns: ns.name().to_owned(),
@@ -58,6 +71,7 @@ impl Tap {
                     .name(name)
                     .layer(Layer::L2)
                     .packet_information(false)
+                    .offload(vnet_hdr)
                     .build_sync()
             })?
             .map_err(err("open /dev/net/tun"))?;
@@ -67,6 +81,7 @@ impl Tap {
         Ok(Tap {
             name: name.to_owned(),
             device,
+            vnet_hdr,
         })
     }
 
@@ -84,6 +99,11 @@ impl Tap {
     pub fn send(&self, frame: &[u8]) -> io::Result<usize> {
         self.device.send(frame)
     }
+
+    /// Whether frames carry a virtio-net header ([`Tap::open_offload`]).
+    pub fn vnet_hdr(&self) -> bool {
+        self.vnet_hdr
+    }
 }
 
 impl std::fmt::Debug for Tap {
@@ -91,6 +111,7 @@ impl std::fmt::Debug for Tap {
         f.debug_struct("Tap")
             .field("name", &self.name)
             .field("fd", &self.device.as_raw_fd())
+            .field("vnet_hdr", &self.vnet_hdr)
             .finish()
     }
 }
@@ -102,6 +123,10 @@ impl FrameIo for Tap {
 
     fn send_frame(&self, frame: &[u8]) -> io::Result<usize> {
         self.send(frame)
+    }
+
+    fn send_parts(&self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.device.send_vectored(parts)
     }
 }
 

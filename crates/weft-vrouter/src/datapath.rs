@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use serde::Serialize;
 use weft_wire::encap::entropy_port;
-use weft_wire::{EtherType, EthernetFrame, EthernetRepr};
+use weft_wire::{EtherType, EthernetFrame, EthernetRepr, VNET_HDR_LEN, VnetHdr};
 
 use crate::engine::Engine;
 use crate::flow::{FlowAction, FlowEnds, FlowKey};
@@ -58,6 +58,41 @@ impl Engine {
         entry.rx.add(frame.len());
         if let Err(reason) = self.vif_rx(now, vif, frame, out) {
             self.drop(Some(vif), reason);
+        }
+    }
+
+    /// Handles what the kernel handed over on `vif` through an interface
+    /// with a virtio-net header (a tap with `IFF_VNET_HDR`, a packet socket
+    /// with `PACKET_VNET_HDR`): `buf` is the header and the frame. Partial
+    /// checksums are completed and TCP/UDP super-frames cut into segments,
+    /// each then handled as [`Engine::receive_vif`] does. A header that
+    /// cannot be honoured is one drop.
+    pub fn receive_vif_offloaded(
+        &mut self,
+        now: Millis,
+        vif: VifId,
+        buf: &mut [u8],
+        out: &mut Vec<Output>,
+    ) {
+        let known = self.vifs.contains_key(&vif).then_some(vif);
+        let Ok(hdr) = VnetHdr::parse(buf) else {
+            self.drop(known, DropReason::Malformed);
+            return;
+        };
+        let mut segmenter = std::mem::take(&mut self.segmenter);
+        let result = match buf.get_mut(VNET_HDR_LEN..) {
+            Some(frame) => segmenter.resolve(&hdr, frame, |segment| {
+                self.receive_vif(now, vif, segment, out);
+            }),
+            None => Ok(0),
+        };
+        self.segmenter = segmenter;
+        if let Err(error) = result {
+            let reason = match error {
+                weft_wire::WireError::Unsupported => DropReason::Unsupported,
+                _ => DropReason::Malformed,
+            };
+            self.drop(known, reason);
         }
     }
 

@@ -54,6 +54,8 @@ pub struct Engine {
     pub(crate) encap_priority: Vec<Encapsulation>,
     pub(crate) flows: FlowTable,
     pub(crate) drops: DropStats,
+    /// Cuts offloaded super-frames (see [`Engine::receive_vif_offloaded`]).
+    pub(crate) segmenter: weft_wire::Segmenter,
 }
 
 impl Default for Engine {
@@ -79,6 +81,7 @@ impl Engine {
             ],
             flows: FlowTable::new(config.flow_capacity, config.flow_timeouts),
             drops: DropStats::default(),
+            segmenter: weft_wire::Segmenter::default(),
         }
     }
 

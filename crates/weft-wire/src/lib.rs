@@ -33,7 +33,9 @@
 //! message type and option code; [`checksum`] the Internet checksum, the
 //! pseudo-headers and incremental update (RFC 1624) for NAT; [`encap`]
 //! builds and strips the outer headers of the three overlays (MPLSoUDP,
-//! MPLSoGRE, VXLAN over IPv4). Failures are [`WireError`] values, one per
+//! MPLSoGRE, VXLAN over IPv4); [`offload`] reads the virtio-net header
+//! of taps and packet sockets, completes partial checksums and cuts TCP/UDP
+//! super-frames into segments (GSO). Failures are [`WireError`] values, one per
 //! drop reason.
 //!
 //! This crate does no I/O and must not panic on any input: indexing,
@@ -68,6 +70,7 @@ pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod mpls;
+pub mod offload;
 pub mod tcp;
 pub mod udp;
 pub mod vxlan;
@@ -87,6 +90,7 @@ pub use icmpv6::{Icmpv6Packet, Icmpv6Repr, NeighborFlags};
 pub use ipv4::{Ipv4Packet, Ipv4Repr};
 pub use ipv6::{Ipv6Fragment, Ipv6Packet, Ipv6Repr, Ipv6UpperLayer};
 pub use mpls::{MplsPacket, MplsRepr, MplsStack};
+pub use offload::{Segmenter, VNET_HDR_LEN, VnetHdr};
 pub use tcp::{TcpFlags, TcpPacket, TcpRepr};
 pub use udp::{UdpPacket, UdpRepr};
 pub use vxlan::{VxlanPacket, VxlanRepr};
