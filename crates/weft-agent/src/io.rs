@@ -21,7 +21,7 @@ use weft_control::agent::AgentSession;
 use weft_control::proto::PortState;
 use weft_system::asyncio::{AsyncFrames, AsyncGre};
 use weft_system::{
-    FrameIo, GreSocket, MPLS_UDP_PORT, Netlink, Netns, PacketSocket, Tap, UnderlayError,
+    FrameIo, GreSocket, MPLS_UDP_PORT, Netlink, Netns, PacketSocket, Tap, TapError, UnderlayError,
     VXLAN_PORT, enable_udp_gro, recv_gro, send_gso, udp_socket,
 };
 use weft_vrouter::{TunnelKind, UnderlayKind, VifId, VifKind};
@@ -342,66 +342,112 @@ fn open(ns: &Netns, attach: &Attach) -> Result<VifDevice, String> {
     // Wait for the interface: Tap::open would otherwise create it.
     let mut netlink = Netlink::open(ns).map_err(|e| e.to_string())?;
     netlink.link(&attach.interface).map_err(|e| e.to_string())?;
+    let packet_socket = || -> Result<VifDevice, String> {
+        let socket = PacketSocket::bind_name(ns, &attach.interface).map_err(|e| e.to_string())?;
+        socket
+            .enable_vnet_hdr()
+            .map_err(|e| format!("enable virtio-net header: {e}"))?;
+        Ok(VifDevice::Veth(
+            AsyncFrames::new(socket).map_err(|e| e.to_string())?,
+        ))
+    };
     let device = match attach.kind {
-        VifKind::Tap => {
-            let tap = Tap::open_offload(ns, &attach.interface).map_err(|e| e.to_string())?;
-            VifDevice::Tap(AsyncFrames::new(tap).map_err(|e| e.to_string())?)
-        }
-        VifKind::Veth => {
-            let socket =
-                PacketSocket::bind_name(ns, &attach.interface).map_err(|e| e.to_string())?;
-            socket
-                .enable_vnet_hdr()
-                .map_err(|e| format!("enable virtio-net header: {e}"))?;
-            VifDevice::Veth(AsyncFrames::new(socket).map_err(|e| e.to_string())?)
-        }
+        // A tap nobody holds is the workload's wire: the agent takes its fd.
+        // A tap a hypervisor holds (the kernel refuses a second fd) is
+        // reached like a veth, from its host side.
+        VifKind::Tap => match Tap::open_offload(ns, &attach.interface) {
+            Ok(tap) => VifDevice::Tap(AsyncFrames::new(tap).map_err(|e| e.to_string())?),
+            Err(TapError::Io { source, .. }) if source.kind() == io::ErrorKind::ResourceBusy => {
+                packet_socket()?
+            }
+            Err(e) => return Err(e.to_string()),
+        },
+        VifKind::Veth => packet_socket()?,
     };
     // Best effort: a tap the agent opened first starts down.
     let _ = netlink.set_up(&attach.interface);
     Ok(device)
 }
 
+/// Whether the interface still exists in `ns` (`true` when that cannot be
+/// told, so a passing error never detaches a port).
+async fn still_there(ns: &Netns, interface: &str) -> bool {
+    let (ns, interface) = (ns.clone(), interface.to_owned());
+    tokio::task::spawn_blocking(move || match Netlink::open(&ns) {
+        Ok(mut netlink) => netlink.link(&interface).is_ok(),
+        Err(_) => true,
+    })
+    .await
+    .unwrap_or(true)
+}
+
+/// One port's life on this node: wait for its interface, attach it and
+/// report it ACTIVE, feed what it sends to the data path; when the
+/// interface goes away (the pod or VM is gone), report the port DOWN and
+/// wait for it again.
+async fn serve_port(
+    ns: Netns,
+    vifs: Registry,
+    dataplane: Dataplane,
+    session: Arc<AgentSession>,
+    retry: Duration,
+    attach: Attach,
+) {
+    let vif = attach.vif;
+    loop {
+        let mut logged = false;
+        let device = loop {
+            let (ns2, a2) = (ns.clone(), attach.clone());
+            match tokio::task::spawn_blocking(move || open(&ns2, &a2)).await {
+                Ok(Ok(device)) => break Arc::new(device),
+                Ok(Err(why)) if !logged => {
+                    tracing::info!(port = %attach.port_id, interface = %attach.interface, %why, "waiting for interface");
+                    logged = true;
+                }
+                _ => {}
+            }
+            tokio::time::sleep(retry).await;
+        };
+        vifs.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(vif, device.clone());
+        tracing::info!(port = %attach.port_id, interface = %attach.interface, ?vif, "port attached");
+        session.port_status(attach.port_id.clone(), PortState::Active);
+        let mut buf = vec![0u8; READ];
+        loop {
+            match device.recv(&mut buf).await {
+                Ok(n) => {
+                    dataplane.vif_offloaded(vif, buf.get(..n).unwrap_or_default().to_vec());
+                }
+                Err(e) => {
+                    if !still_there(&ns, &attach.interface).await {
+                        break;
+                    }
+                    tracing::warn!(error = %e, ?vif, "vif receive failed");
+                    tokio::time::sleep(retry).await;
+                }
+            }
+        }
+        vifs.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&vif);
+        tracing::info!(port = %attach.port_id, interface = %attach.interface, ?vif, "interface gone; port down");
+        session.port_status(attach.port_id.clone(), PortState::Down);
+    }
+}
+
 impl Ports for FdPorts {
     fn attach(&mut self, attach: Attach) {
         self.detach(attach.vif);
-        let ns = self.ns.clone();
-        let vifs = self.vifs.clone();
-        let dataplane = self.dataplane.clone();
-        let session = self.session.clone();
-        let retry = self.retry;
         let vif = attach.vif;
-        let task = tokio::spawn(async move {
-            let mut logged = false;
-            let device = loop {
-                let (ns2, a2) = (ns.clone(), attach.clone());
-                match tokio::task::spawn_blocking(move || open(&ns2, &a2)).await {
-                    Ok(Ok(device)) => break Arc::new(device),
-                    Ok(Err(why)) if !logged => {
-                        tracing::info!(port = %attach.port_id, interface = %attach.interface, %why, "waiting for interface");
-                        logged = true;
-                    }
-                    _ => {}
-                }
-                tokio::time::sleep(retry).await;
-            };
-            vifs.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(vif, device.clone());
-            tracing::info!(port = %attach.port_id, interface = %attach.interface, ?vif, "port attached");
-            session.port_status(attach.port_id.clone(), PortState::Active);
-            let mut buf = vec![0u8; READ];
-            loop {
-                match device.recv(&mut buf).await {
-                    Ok(n) => {
-                        dataplane.vif_offloaded(vif, buf.get(..n).unwrap_or_default().to_vec());
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, ?vif, "vif receive failed");
-                        tokio::time::sleep(retry).await;
-                    }
-                }
-            }
-        });
+        let task = tokio::spawn(serve_port(
+            self.ns.clone(),
+            self.vifs.clone(),
+            self.dataplane.clone(),
+            self.session.clone(),
+            self.retry,
+            attach,
+        ));
         self.tasks.insert(vif, task);
     }
 

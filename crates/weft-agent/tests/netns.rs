@@ -3,8 +3,9 @@
 //! holding a tap with 192.168.1.3 (attached by the os-compute agent) and a
 //! pod stand-in holding a veth with 192.168.1.4 (AF_PACKET on its host side
 //! on k8s-worker), a control node on 127.0.0.1, and ICMP echo across in
-//! both directions (MPLSoUDP over the underlay). Teardown leaves
-//! `ip netns list` as it was.
+//! both directions (MPLSoUDP over the underlay); the pod's veth deleted
+//! (port DOWN) and made again (ACTIVE, traffic flows). A tap a hypervisor
+//! holds is reached from its host side. Teardown leaves no namespace behind.
 
 mod common;
 
@@ -132,14 +133,18 @@ async fn vm_and_pod_ping_across_two_agents() -> Result<()> {
     if !privileged() {
         return Ok(());
     }
-    let before = netns_list();
+    // Only this test's namespaces: others may come and go meanwhile.
+    let mine = |all: BTreeSet<String>| -> BTreeSet<String> {
+        let pid = std::process::id();
+        ["compute", "worker", "vm", "pod"]
+            .iter()
+            .map(|tag| format!("wagent-{pid}-{tag}"))
+            .filter(|name| all.contains(name))
+            .collect()
+    };
     let result = scenario().await;
-    let after = netns_list();
-    ensure!(
-        before == after,
-        "namespaces left behind: {:?}",
-        after.difference(&before)
-    );
+    let left = mine(netns_list());
+    ensure!(left.is_empty(), "namespaces left behind: {left:?}");
     result
 }
 
@@ -259,6 +264,22 @@ async fn scenario() -> Result<()> {
     let pod_to_vm = ping(pod.name(), "192.168.1.3", 20);
     let vm_to_pod = ping(vm.name(), "192.168.1.4", 10);
 
+    // The pod goes away (its veth with it): the port is reported DOWN. A
+    // new veth of the same name brings it back ACTIVE, and traffic flows.
+    let key = ("k8s-worker".to_owned(), "pod-port".to_owned());
+    let gone = Command::new("ip")
+        .args(["-n", pod.name(), "link", "del", &pc])
+        .output()?;
+    ensure!(gone.status.success(), "ip link del {pc}");
+    let down = wait_for(|| !source.active().contains(&key)).await;
+    let mut nl = Netlink::open(&worker)?;
+    nl.create_veth(&ph, &pc)?;
+    nl.move_to_netns(&pc, &pod)?;
+    up_with(&pod, &pc, Some(POD_MAC), "192.168.1.4/24")?;
+    nl.set_up(&ph)?;
+    let back = wait_for(|| source.active().contains(&key)).await;
+    let again = ping(pod.name(), "192.168.1.3", 20);
+
     for stop in stops {
         let _ = stop.send(());
     }
@@ -267,6 +288,114 @@ async fn scenario() -> Result<()> {
     }
     eprintln!("pod → VM: {}", pod_to_vm?.trim());
     eprintln!("VM → pod: {}", vm_to_pod?.trim());
+    ensure!(down, "pod port still ACTIVE after its veth was deleted");
+    ensure!(back, "pod port not ACTIVE again after its veth came back");
+    eprintln!("pod → VM after re-plug: {}", again?.trim());
     drop(guard);
+    Ok(())
+}
+
+async fn wait_for(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    done()
+}
+
+/// A tap a hypervisor already holds cannot be opened a second time; the
+/// agent reaches it from its host side (AF_PACKET), as for a veth. The test
+/// plays the hypervisor: it holds the tap's fd and sends the VM's ARP
+/// request for its gateway, which the vRouter answers through the tap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root and network namespaces: run scripts/test as root"]
+async fn a_tap_held_by_a_hypervisor_is_reached_from_its_host_side() -> Result<()> {
+    if !privileged() {
+        return Ok(());
+    }
+    let mut guard = Guard::default();
+    let compute = guard.create("hv")?;
+    let tap_name = format!("wh{}", std::process::id());
+    let hypervisor = weft_system::Tap::open(&compute, &tap_name)?;
+    let vm_port = port(
+        "vm-port",
+        [192, 168, 1, 3],
+        VM_MAC,
+        common::VM_SG,
+        proto::VifType::Tap,
+        &tap_name,
+    );
+    let source = FakeSource::new();
+    source.set("os-compute", node_config(vm_port, true));
+    let control = ControlNode::new(ControlSettings::new(common::TOKEN), source.clone())?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let server = format!("http://{}", listener.local_addr()?);
+    let (_stop_server, server_stopped) = oneshot::channel::<()>();
+    tokio::spawn(control.serve(listener, async {
+        let _ = server_stopped.await;
+    }));
+    let state = tempfile::tempdir()?;
+    let mut config = AgentConfig::new(
+        "os-compute",
+        Ipv4Addr::new(10, 99, 1, 13),
+        server,
+        common::TOKEN,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        state.path().to_owned(),
+    );
+    config.netns = Some(compute.name().to_owned());
+    config.attach_retry = Duration::from_millis(100);
+    let mut nl = Netlink::open(&compute)?;
+    nl.set_up("lo")?;
+    nl.add_address("lo", net("10.99.1.13/32")?)?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let agent = tokio::spawn(Agent::run(config, async {
+        let _ = stopped.await;
+    }));
+    let active = wait_for(|| source.active().len() == 1).await;
+
+    // ARP who-has 192.168.1.1 tell 192.168.1.3, from the VM's MAC.
+    let mut request = vec![0xff; 6];
+    request.extend_from_slice(&VM_MAC);
+    request.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 1]);
+    request.extend_from_slice(&VM_MAC);
+    request.extend_from_slice(&[192, 168, 1, 3]);
+    request.extend_from_slice(&[0; 6]);
+    request.extend_from_slice(&[192, 168, 1, 1]);
+    let mut reply = None;
+    let mut buf = [0u8; 2048];
+    for _ in 0..50 {
+        if !active {
+            break;
+        }
+        hypervisor.send(&request)?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        while let Ok(n) = hypervisor.recv(&mut buf) {
+            let frame = &buf[..n];
+            // An ARP reply (opcode 2) for the VM.
+            if n >= 42 && frame[12..14] == [0x08, 0x06] && frame[20..22] == [0, 2] {
+                reply = Some(frame.to_vec());
+            }
+        }
+        if reply.is_some() {
+            break;
+        }
+    }
+    let _ = stop.send(());
+    agent.await?.context("agent")?;
+    drop(hypervisor);
+    drop(guard);
+    ensure!(active, "the port on the held tap never became ACTIVE");
+    let reply = reply.context("no ARP reply came back through the held tap")?;
+    ensure!(
+        reply[0..6] == VM_MAC,
+        "reply not addressed to the VM: {reply:02x?}"
+    );
+    ensure!(
+        reply[28..32] == [192, 168, 1, 1],
+        "reply is not for the gateway: {reply:02x?}"
+    );
     Ok(())
 }

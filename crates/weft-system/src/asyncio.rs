@@ -7,6 +7,7 @@
 use std::io;
 use std::net::Ipv4Addr;
 
+use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 use crate::FrameIo;
@@ -33,10 +34,15 @@ impl<T: FrameIo + std::os::fd::AsRawFd> AsyncFrames<T> {
         self.inner.get_ref()
     }
 
-    /// Waits for and receives one frame.
+    /// Waits for and receives one frame. A pending socket error (a packet
+    /// socket whose interface went down or away) wakes it too and is
+    /// returned.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            let mut ready = self.inner.readable().await?;
+            let mut ready = self
+                .inner
+                .ready(Interest::READABLE | Interest::ERROR)
+                .await?;
             if let Ok(res) = ready.try_io(|d| d.get_ref().recv_frame(buf)) {
                 return res;
             }
