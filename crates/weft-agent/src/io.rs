@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::io::{self, IoSlice};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -22,10 +23,10 @@ use weft_control::proto::PortState;
 use weft_system::asyncio::{AsyncFrames, AsyncGre};
 use weft_system::{
     FrameIo, GreSocket, MPLS_UDP_PORT, Netlink, Netns, PacketSocket, Tap, TapError, UnderlayError,
-    VXLAN_PORT, enable_udp_gro, recv_gro, send_gso, udp_socket,
+    VXLAN_PORT, enable_udp_gro, recv_gro, send_gso, set_socket_buffers, udp_socket,
 };
 use weft_vrouter::{TunnelKind, UnderlayKind, VifId, VifKind};
-use weft_wire::VNET_HDR_LEN;
+use weft_wire::{Coalescer, VNET_HDR_LEN};
 
 use crate::dataplane::{Dataplane, Transmit};
 use crate::reconcile::Attach;
@@ -38,6 +39,9 @@ const READ: usize = VNET_HDR_LEN + 65_536;
 /// picks one, so the fabric can spread flows over its paths (RFC 7510
 /// §3, RFC 7348 §5) while each flow keeps one path.
 const SOURCE_PORTS: usize = 8;
+
+/// Receive and send buffer of every socket of the data path.
+const SOCKET_BUFFER: usize = 4 << 20;
 
 /// Largest run of datagrams handed to the kernel in one `UDP_SEGMENT` send.
 const GSO_SEGMENTS: usize = 64;
@@ -69,8 +73,10 @@ impl Underlay {
         };
         let udp = |port| -> Result<Arc<UdpSocket>, UnderlayError> {
             let socket = udp_socket(ns, SocketAddr::V4(SocketAddrV4::new(ip, port)))?;
-            // Best effort: without it each datagram is one read.
+            // Best effort: without these each datagram is one read, and
+            // bursts overflow the default buffer.
             let _ = enable_udp_gro(&socket);
+            let _ = set_socket_buffers(socket.as_fd(), SOCKET_BUFFER);
             let socket = UdpSocket::from_std(socket).map_err(io_err(
                 "udp",
                 format!("{ip}:{port}"),
@@ -82,8 +88,12 @@ impl Underlay {
         let gre =
             AsyncGre::new(gre).map_err(io_err("gre", ip.to_string(), "register with tokio"))?;
         let senders = (0..SOURCE_PORTS)
-            .map(|_| udp_socket(ns, SocketAddr::V4(SocketAddrV4::new(ip, 0))))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|_| {
+                let socket = udp_socket(ns, SocketAddr::V4(SocketAddrV4::new(ip, 0)))?;
+                let _ = set_socket_buffers(socket.as_fd(), SOCKET_BUFFER);
+                Ok(socket)
+            })
+            .collect::<Result<Vec<_>, UnderlayError>>()?;
         Ok(Underlay {
             mpls: udp(MPLS_UDP_PORT)?,
             vxlan: udp(VXLAN_PORT)?,
@@ -164,9 +174,6 @@ impl Run {
     }
 }
 
-/// The virtio-net header of a frame that needs nothing more.
-const PLAIN: [u8; VNET_HDR_LEN] = [0; VNET_HDR_LEN];
-
 /// An attached vif's device; both kinds carry a virtio-net header, so the
 /// kernel hands over TCP super-frames with partial checksums in one read.
 #[derive(Debug)]
@@ -183,10 +190,9 @@ impl VifDevice {
         }
     }
 
-    /// Writes a whole frame (behind an empty virtio-net header: nothing
-    /// for the kernel to finish).
-    fn send_now(&self, frame: &[u8]) -> io::Result<usize> {
-        let parts = [IoSlice::new(&PLAIN), IoSlice::new(frame)];
+    /// Writes a frame behind its virtio-net header.
+    fn send_now(&self, hdr: &[u8; VNET_HDR_LEN], frame: &[u8]) -> io::Result<usize> {
+        let parts = [IoSlice::new(hdr), IoSlice::new(frame)];
         match self {
             VifDevice::Tap(d) => d.get_ref().send_parts(&parts),
             VifDevice::Veth(d) => d.get_ref().send_parts(&parts),
@@ -207,21 +213,41 @@ pub struct FdTransmit {
     underlay: Underlay,
     vifs: Registry,
     run: Run,
+    /// Frames for `gro_vif` held back to be joined into one write.
+    gro: Coalescer,
+    gro_vif: Option<VifId>,
 }
 
-impl Transmit for FdTransmit {
-    fn to_vif(&mut self, vif: VifId, frame: &[u8]) {
+impl FdTransmit {
+    /// Writes what the coalescer holds to its vif in one write.
+    fn flush_vif(&mut self) {
+        let Some(vif) = self.gro_vif.take() else {
+            return;
+        };
         let device = self
             .vifs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&vif)
             .cloned();
-        if let Some(device) = device
-            && let Err(e) = device.send_now(frame)
-        {
+        let sent = self.gro.take(|hdr, frame| match &device {
+            Some(device) => device.send_now(&hdr.to_bytes(), frame),
+            None => Ok(0),
+        });
+        if let Some(Err(e)) = sent {
             tracing::debug!(error = %e, ?vif, "vif send dropped");
         }
+    }
+}
+
+impl Transmit for FdTransmit {
+    fn to_vif(&mut self, vif: VifId, frame: &[u8]) {
+        if self.gro_vif == Some(vif) && self.gro.push(frame) {
+            return;
+        }
+        self.flush_vif();
+        self.gro_vif = Some(vif);
+        self.gro.push(frame);
     }
 
     fn to_underlay(&mut self, dst: Ipv4Addr, kind: UnderlayKind, payload: &[u8]) {
@@ -249,6 +275,7 @@ impl Transmit for FdTransmit {
     }
 
     fn flush(&mut self) {
+        self.flush_vif();
         let run = &mut self.run;
         let Some(dst) = run.dst.take() else {
             return;
@@ -312,6 +339,8 @@ impl FdTransmit {
             underlay,
             vifs: vifs.0,
             run: Run::default(),
+            gro: Coalescer::new(),
+            gro_vif: None,
         }
     }
 }
@@ -347,6 +376,7 @@ fn open(ns: &Netns, attach: &Attach) -> Result<VifDevice, String> {
         socket
             .enable_vnet_hdr()
             .map_err(|e| format!("enable virtio-net header: {e}"))?;
+        let _ = set_socket_buffers(socket.as_fd(), SOCKET_BUFFER);
         Ok(VifDevice::Veth(
             AsyncFrames::new(socket).map_err(|e| e.to_string())?,
         ))

@@ -40,3 +40,27 @@ pub(crate) fn writev(fd: BorrowedFd<'_>, parts: &[io::IoSlice<'_>]) -> io::Resul
     // describes readable memory borrowed for this call, and `fd` is open.
     cvt_size(unsafe { libc::writev(fd.as_raw_fd(), parts.as_ptr().cast(), count) })
 }
+
+/// Sets the socket's receive and send buffers to `bytes` each, above the
+/// system maximum when the process may (`CAP_NET_ADMIN`), else as far as
+/// the maximum allows. Bursts of 64 KiB super-frames overflow the default.
+#[allow(unsafe_code)]
+pub fn set_socket_buffers(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<()> {
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    let set = |option: libc::c_int| {
+        // SAFETY: `value` is a readable c_int and its size is passed; `fd`
+        // is open for the call.
+        cvt(unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&raw const value).cast(),
+                crate::packet::socklen_of::<libc::c_int>(),
+            )
+        })
+        .map(|_| ())
+    };
+    set(libc::SO_RCVBUFFORCE).or_else(|_| set(libc::SO_RCVBUF))?;
+    set(libc::SO_SNDBUFFORCE).or_else(|_| set(libc::SO_SNDBUF))
+}

@@ -90,7 +90,7 @@ pub use icmpv6::{Icmpv6Packet, Icmpv6Repr, NeighborFlags};
 pub use ipv4::{Ipv4Packet, Ipv4Repr};
 pub use ipv6::{Ipv6Fragment, Ipv6Packet, Ipv6Repr, Ipv6UpperLayer};
 pub use mpls::{MplsPacket, MplsRepr, MplsStack};
-pub use offload::{Segmenter, VNET_HDR_LEN, VnetHdr};
+pub use offload::{Coalescer, Segmenter, VNET_HDR_LEN, VnetHdr};
 pub use tcp::{TcpFlags, TcpPacket, TcpRepr};
 pub use udp::{UdpPacket, UdpRepr};
 pub use vxlan::{VxlanPacket, VxlanRepr};
