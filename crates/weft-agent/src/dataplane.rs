@@ -6,12 +6,14 @@
 //! [`Dataplane::query`].
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use weft_vrouter::{
-    Command, Engine, Millis, Output, TunnelKind, UnderlayKind, VifId, VrouterError,
+    Command, DropReason, Engine, Millis, Output, TunnelKind, UnderlayKind, VifId, VrouterError,
 };
 
 /// Where the engine's outputs go: real fds ([`crate::io`]) or, in tests, an
@@ -59,6 +61,9 @@ enum Msg {
 #[derive(Clone, Debug)]
 pub struct Dataplane {
     tx: mpsc::Sender<Msg>,
+    /// Reads dropped because the queue was full, not yet counted by the
+    /// engine.
+    queue_drops: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Msg {
@@ -86,8 +91,15 @@ impl Dataplane {
         poll_interval: Duration,
     ) -> (Dataplane, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(run(engine, transmit, rx, poll_interval));
-        (Dataplane { tx }, task)
+        let queue_drops = Arc::new(AtomicU64::new(0));
+        let task = tokio::spawn(run(
+            engine,
+            transmit,
+            rx,
+            poll_interval,
+            queue_drops.clone(),
+        ));
+        (Dataplane { tx, queue_drops }, task)
     }
 
     /// Applies `commands` in order; returns the refused ones.
@@ -105,25 +117,29 @@ impl Dataplane {
     /// Queues a frame a workload sent on `vif`; `false` if it was dropped
     /// (queue full or engine gone).
     pub fn vif_frame(&self, vif: VifId, frame: Vec<u8>) -> bool {
-        self.tx
-            .try_send(Msg::Vif {
-                vif,
-                buf: frame,
-                offloaded: false,
-            })
-            .is_ok()
+        self.queue(Msg::Vif {
+            vif,
+            buf: frame,
+            offloaded: false,
+        })
+    }
+
+    fn queue(&self, msg: Msg) -> bool {
+        let queued = self.tx.try_send(msg);
+        if let Err(mpsc::error::TrySendError::Full(_)) = queued {
+            self.queue_drops.fetch_add(1, Ordering::Relaxed);
+        }
+        queued.is_ok()
     }
 
     /// Queues what was read from `vif` through an interface with a
     /// virtio-net header (see [`Engine::receive_vif_offloaded`]).
     pub fn vif_offloaded(&self, vif: VifId, buf: Vec<u8>) -> bool {
-        self.tx
-            .try_send(Msg::Vif {
-                vif,
-                buf,
-                offloaded: true,
-            })
-            .is_ok()
+        self.queue(Msg::Vif {
+            vif,
+            buf,
+            offloaded: true,
+        })
     }
 
     /// Queues a tunnel payload from the vRouter at `src`.
@@ -140,14 +156,12 @@ impl Dataplane {
         buf: Vec<u8>,
         segment: Option<u16>,
     ) -> bool {
-        self.tx
-            .try_send(Msg::Underlay {
-                src,
-                kind,
-                buf,
-                segment,
-            })
-            .is_ok()
+        self.queue(Msg::Underlay {
+            src,
+            kind,
+            buf,
+            segment,
+        })
     }
 
     /// Runs `f` on the engine (between packets) and returns its result;
@@ -171,6 +185,7 @@ async fn run(
     mut transmit: impl Transmit,
     mut rx: mpsc::Receiver<Msg>,
     poll_interval: Duration,
+    queue_drops: Arc<AtomicU64>,
 ) {
     let start = Instant::now();
     let now = || Millis(u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX));
@@ -192,6 +207,10 @@ async fn run(
                     }
                 }
                 transmit.flush();
+                engine.count_external_drops(
+                    DropReason::QueueFull,
+                    queue_drops.swap(0, Ordering::Relaxed),
+                );
             }
             _ = ticker.tick() => {
                 engine.poll(now());

@@ -330,6 +330,12 @@ impl Engine {
         self.flows.poll_at()
     }
 
+    /// Counts `n` packets dropped outside the engine (by whoever feeds it)
+    /// for `reason`, so `dropstats` shows every loss in one place.
+    pub fn count_external_drops(&mut self, reason: DropReason, n: u64) {
+        self.drops.add(reason, n);
+    }
+
     pub(crate) fn drop(&mut self, vif: Option<VifId>, reason: DropReason) {
         self.drops.count(reason);
         if let Some(v) = vif.and_then(|id| self.vifs.get_mut(&id)) {

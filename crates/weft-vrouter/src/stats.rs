@@ -48,11 +48,14 @@ pub enum DropReason {
     DhcpIgnored,
     /// A reply could not be built (too large for its headers).
     EmitFailed,
+    /// The agent's queue towards the engine was full: the frame was
+    /// dropped before the engine saw it (counted by the agent).
+    QueueFull,
 }
 
 impl DropReason {
     /// Every reason, in `dropstats` order.
-    pub const ALL: [DropReason; 18] = [
+    pub const ALL: [DropReason; 19] = [
         DropReason::Malformed,
         DropReason::Unsupported,
         DropReason::UnknownVif,
@@ -71,6 +74,7 @@ impl DropReason {
         DropReason::ReceiveUnhandled,
         DropReason::DhcpIgnored,
         DropReason::EmitFailed,
+        DropReason::QueueFull,
     ];
 }
 
@@ -83,8 +87,15 @@ pub struct DropStats {
 
 impl DropStats {
     pub fn count(&mut self, reason: DropReason) {
-        let slot = self.counts.entry(reason).or_insert(0);
-        *slot = slot.saturating_add(1);
+        self.add(reason, 1);
+    }
+
+    /// Counts `n` drops for `reason` at once.
+    pub fn add(&mut self, reason: DropReason, n: u64) {
+        if n > 0 {
+            let slot = self.counts.entry(reason).or_insert(0);
+            *slot = slot.saturating_add(n);
+        }
     }
 
     /// Packets dropped for `reason`.
@@ -135,5 +146,16 @@ mod tests {
         assert_eq!(stats.get(DropReason::Malformed), 0);
         assert_eq!(stats.total(), 3);
         assert_eq!(stats.iter().count(), 2);
+    }
+
+    #[test]
+    fn drops_counted_outside_the_engine_join_the_totals() {
+        let mut engine = crate::Engine::default();
+        engine.count_external_drops(DropReason::QueueFull, 0);
+        assert_eq!(engine.drop_stats().iter().count(), 0, "nothing to count");
+        engine.count_external_drops(DropReason::QueueFull, 5);
+        engine.count_external_drops(DropReason::QueueFull, 2);
+        assert_eq!(engine.drop_stats().get(DropReason::QueueFull), 7);
+        assert_eq!(engine.drop_stats().total(), 7);
     }
 }
