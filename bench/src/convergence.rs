@@ -138,12 +138,21 @@ pub struct Phase {
     pub poll_cycle: Option<MsSummary>,
     /// The rtnetlink request that creates the veth.
     pub plug_call: Option<MsSummary>,
+    /// CPU seconds each process used during the phase (of `seconds` × CPUs).
+    pub cpu_seconds: Vec<ProcessCpu>,
     /// plug_to_route_on_b p99 ÷ the target.
     pub route_p99_over_target: Option<f64>,
     /// plug_to_ready p99 ÷ the target.
     pub ready_p99_over_target: Option<f64>,
     /// plug_to_route_on_b p99 ÷ api_create p99.
     pub route_p99_over_api_p99: Option<f64>,
+}
+
+/// CPU time one process used.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProcessCpu {
+    pub process: String,
+    pub seconds: f64,
 }
 
 /// The instants of one port; `None` until seen.
@@ -204,6 +213,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Results> {
     }
     let started = Instant::now();
     let mut topo = Topology::new(PREFIX)?;
+    remove_stale_dirs();
     let temp = tempfile::Builder::new()
         .prefix(&format!("{PREFIX}-"))
         .tempdir()
@@ -412,6 +422,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Results> {
                 s.cycles.clear();
             }
             let begun = Instant::now();
+            let cpu_before = topo.cpu_seconds();
             bring_in(
                 config,
                 order,
@@ -423,7 +434,17 @@ pub async fn run(config: &Config) -> anyhow::Result<Results> {
             )
             .await?;
             settle(&mut topo, &ports, &shared).await?;
-            phases.push(summarise(order, &ports, begun.elapsed(), &shared));
+            let mut phase = summarise(order, &ports, begun.elapsed(), &shared);
+            phase.cpu_seconds = topo
+                .cpu_seconds()
+                .into_iter()
+                .zip(cpu_before)
+                .map(|((process, after), (_, before))| ProcessCpu {
+                    process,
+                    seconds: after - before,
+                })
+                .collect();
+            phases.push(phase);
         }
         anyhow::Ok(phases)
     }
@@ -444,6 +465,23 @@ pub async fn run(config: &Config) -> anyhow::Result<Results> {
         phases,
         total_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Removes the temporary directories of earlier runs; [`Topology::new`]
+/// has just stopped whatever could still use them.
+fn remove_stale_dirs() {
+    let lead = format!("{PREFIX}-");
+    let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in dir.filter_map(|e| e.ok()) {
+        if entry.file_name().to_string_lossy().starts_with(&lead)
+            && entry.file_type().is_ok_and(|t| t.is_dir())
+        {
+            eprintln!("removing {} left by an earlier run", entry.path().display());
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
@@ -747,6 +785,7 @@ fn summarise(order: Order, ports: &[PortPlan], elapsed: Duration, shared: &Share
         probe_round_trip: MsSummary::of(&s.probes.iter().map(|&d| ms(d)).collect::<Vec<_>>()),
         poll_cycle: MsSummary::of(&s.cycles.iter().map(|&d| ms(d)).collect::<Vec<_>>()),
         plug_call: series(&|t| t.plug_call.map(ms)),
+        cpu_seconds: Vec::new(),
         route_p99_over_target: ratio(plug_to_route_on_b, TARGET_P99_MS),
         ready_p99_over_target: ratio(plug_to_ready, TARGET_P99_MS),
         route_p99_over_api_p99: plug_to_route_on_b

@@ -109,6 +109,26 @@ impl Topology {
         Ok(())
     }
 
+    /// CPU time (user + system) each process, and this one last, has
+    /// used so far, by name.
+    pub fn cpu_seconds(&self) -> Vec<(String, f64)> {
+        let mut all: Vec<(String, f64)> = self
+            .daemons
+            .iter()
+            .map(|d| {
+                (
+                    d.name.clone(),
+                    cpu_seconds(d.child.id()).unwrap_or(f64::NAN),
+                )
+            })
+            .collect();
+        all.push((
+            "the benchmark itself".to_owned(),
+            cpu_seconds(std::process::id()).unwrap_or(f64::NAN),
+        ));
+        all
+    }
+
     /// The last lines of every process's log, for error messages.
     pub fn logs(&self) -> String {
         self.daemons
@@ -193,6 +213,19 @@ fn stop_recorded(pid_file: &Path, prefix: &str) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
+}
+
+/// utime + stime of `pid` from `/proc/PID/stat`, in seconds. Those fields
+/// count USER_HZ ticks, which Linux fixes at 100 per second.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
 }
 
 fn log_tail(path: &Path) -> String {

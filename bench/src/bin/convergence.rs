@@ -147,6 +147,17 @@ fn write_phase(out: &mut String, p: &Phase, target: f64) -> std::fmt::Result {
         "  create sent → route on B, p50 per tenth of the ports (ms): {}",
         tenths.join(" ")
     )?;
+    let cpu: Vec<String> = p
+        .cpu_seconds
+        .iter()
+        .map(|c| format!("{} {:.1} s", c.process, c.seconds))
+        .collect();
+    writeln!(
+        out,
+        "  CPU used during the phase: {} (the phase lasted {:.1} s)",
+        cpu.join(", "),
+        p.seconds
+    )?;
     if p.route_before_plug > 0 {
         writeln!(
             out,
