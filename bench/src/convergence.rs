@@ -24,7 +24,8 @@
 //!   as a stream, and the first event showing the port ACTIVE (the agent on
 //!   A attached the interface and reported it) is timestamped on arrival.
 //!
-//! Two orders, each a phase of `--ports` ports:
+//! Two orders, `--ports` ports each, interleaved port by port so that both
+//! see the same load and the same number of ports already on node A:
 //!
 //! * **cni**: plug, then create — what a CNI plugin does (the veth exists
 //!   before the agent hears of the port);
@@ -100,22 +101,31 @@ pub struct Config {
 /// Everything a run measured; also the JSON written by `--json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Results {
-    pub ports_per_phase: usize,
+    pub ports_per_order: usize,
     pub rate_per_sec: f64,
     pub poll_ms: f64,
     pub cpus: usize,
     pub target_p99_ms: f64,
-    pub phases: Vec<Phase>,
+    /// The measured ports, orders interleaved, from first plug or create
+    /// to the last port settled.
+    pub measured_seconds: f64,
+    pub by_order: Vec<ByOrder>,
+    /// Reference: one introspection probe to B, send to answer.
+    pub probe_round_trip: Option<MsSummary>,
+    /// Time between two checks of a waiting prefix (the resolution).
+    pub poll_cycle: Option<MsSummary>,
+    /// CPU seconds each process used while the measured ports were brought
+    /// in (of `measured_seconds` × `cpus`).
+    pub cpu_seconds: Vec<ProcessCpu>,
     pub total_seconds: f64,
 }
 
-/// One order, `ports` ports. Every summary is in milliseconds and covers
-/// the ports for which both ends of the interval were seen.
+/// The ports of one order. Every summary is in milliseconds and covers the
+/// ports for which both ends of the interval were seen.
 #[derive(Clone, Debug, Serialize)]
-pub struct Phase {
+pub struct ByOrder {
     pub order: Order,
     pub ports: usize,
-    pub seconds: f64,
     /// Ports whose route never appeared on B / never became ACTIVE
     /// within the deadline.
     pub missing_routes: usize,
@@ -124,22 +134,17 @@ pub struct Phase {
     /// Ports whose route was on B before their plug (negative above).
     pub route_before_plug: usize,
     pub create_to_route_on_b: Option<MsSummary>,
-    /// p50 of create → route on B for each tenth of the ports, in the order
-    /// they were brought in: how the interval grows with node A's port count.
+    /// p50 of create → route on B for each tenth of these ports, in the
+    /// order they were brought in: how the interval grows with node A's
+    /// port count.
     pub create_to_route_on_b_p50_by_tenth: Vec<f64>,
     pub plug_to_active: Option<MsSummary>,
     /// max(route on B, ACTIVE) − plug: when traffic can flow.
     pub plug_to_ready: Option<MsSummary>,
     /// Reference: `POST /v1/ports`, send to answer.
     pub api_create: Option<MsSummary>,
-    /// Reference: one introspection probe to B, send to answer.
-    pub probe_round_trip: Option<MsSummary>,
-    /// Time between two checks of a waiting prefix (the resolution).
-    pub poll_cycle: Option<MsSummary>,
     /// The rtnetlink request that creates the veth.
     pub plug_call: Option<MsSummary>,
-    /// CPU seconds each process used during the phase (of `seconds` × CPUs).
-    pub cpu_seconds: Vec<ProcessCpu>,
     /// plug_to_route_on_b p99 ÷ the target.
     pub route_p99_over_target: Option<f64>,
     /// plug_to_ready p99 ÷ the target.
@@ -173,7 +178,7 @@ struct Shared {
     /// Ports whose route B has not shown yet: index → address.
     waiting_routes: HashMap<usize, Ipv4Addr>,
     by_id: HashMap<Uuid, usize>,
-    /// Probe round trips and poll cycles, per phase (cleared between).
+    /// Probe round trips and poll cycles of the measured ports.
     probes: Vec<Duration>,
     cycles: Vec<Duration>,
 }
@@ -187,6 +192,7 @@ fn lock(shared: &SharedRef) -> std::sync::MutexGuard<'_, Shared> {
 /// One port to bring in.
 struct PortPlan {
     index: usize,
+    order: Order,
     id: Uuid,
     address: Ipv4Addr,
     host_end: String,
@@ -373,7 +379,8 @@ pub async fn run(config: &Config) -> anyhow::Result<Results> {
 
     let mut netlink = Netlink::open(&ns_a).context("cannot open netlink in node A")?;
     let mut next = 0;
-    let mut plan = |count: usize| -> Vec<PortPlan> {
+    // Port k of a batch takes orders[k % orders.len()].
+    let mut plan = |count: usize, orders: &[Order]| -> Vec<PortPlan> {
         let first = next;
         next += count;
         (first..next)
@@ -382,6 +389,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Results> {
                 let n = u32::try_from(index).unwrap_or(u32::MAX);
                 PortPlan {
                     index,
+                    order: orders[(index - first) % orders.len()],
                     id,
                     // 10.0.1.0 onwards: clear of the gateway, service
                     // address and B's port.
@@ -396,73 +404,74 @@ pub async fn run(config: &Config) -> anyhow::Result<Results> {
     let result = async {
         if config.warmup > 0 {
             eprintln!("warm-up: {} ports (cni order, not measured)", config.warmup);
-            let ports = plan(config.warmup);
-            bring_in(
-                config,
-                Order::Cni,
-                &ports,
-                &client,
-                &network,
-                &mut netlink,
-                &shared,
-            )
-            .await?;
+            let ports = plan(config.warmup, &[Order::Cni]);
+            bring_in(config, &ports, &client, &network, &mut netlink, &shared).await?;
             settle(&mut topo, &ports, &shared).await?;
         }
-        let mut phases = Vec::new();
-        for &order in &config.orders {
-            eprintln!(
-                "{order:?}: {} ports on node A at {} per second",
-                config.ports, config.rate
-            );
-            let ports = plan(config.ports);
-            {
-                let mut s = lock(&shared);
-                s.probes.clear();
-                s.cycles.clear();
-            }
-            let begun = Instant::now();
-            let cpu_before = topo.cpu_seconds();
-            bring_in(
-                config,
-                order,
-                &ports,
-                &client,
-                &network,
-                &mut netlink,
-                &shared,
-            )
-            .await?;
-            settle(&mut topo, &ports, &shared).await?;
-            let mut phase = summarise(order, &ports, begun.elapsed(), &shared);
-            phase.cpu_seconds = topo
-                .cpu_seconds()
-                .into_iter()
-                .zip(cpu_before)
-                .map(|((process, after), (_, before))| ProcessCpu {
-                    process,
-                    seconds: after - before,
-                })
-                .collect();
-            phases.push(phase);
+        let orders: Vec<String> = config.orders.iter().map(|o| format!("{o:?}")).collect();
+        eprintln!(
+            "measuring: {} ports per order ({}, interleaved) on node A at {} per second",
+            config.ports,
+            orders.join(", "),
+            config.rate
+        );
+        let ports = plan(config.ports * config.orders.len(), &config.orders);
+        {
+            let mut s = lock(&shared);
+            s.probes.clear();
+            s.cycles.clear();
         }
-        anyhow::Ok(phases)
+        let begun = Instant::now();
+        let cpu_before = topo.cpu_seconds();
+        bring_in(config, &ports, &client, &network, &mut netlink, &shared).await?;
+        settle(&mut topo, &ports, &shared).await?;
+        let measured = begun.elapsed();
+        let cpu = topo
+            .cpu_seconds()
+            .into_iter()
+            .zip(cpu_before)
+            .map(|((process, after), (_, before))| ProcessCpu {
+                process,
+                seconds: after - before,
+            })
+            .collect::<Vec<_>>();
+        anyhow::Ok((ports, measured, cpu))
     }
     .await
     .with_context(|| format!("logs:\n{}", topo.logs()));
     stop.store(true, Ordering::Relaxed);
     let _ = poller.await;
     watcher.abort();
-    let phases = result?;
+    let (ports, measured, cpu_seconds) = result?;
     drop(topo);
 
+    let ms = |d: &Duration| d.as_secs_f64() * 1e3;
+    let (probe_round_trip, poll_cycle) = {
+        let s = lock(&shared);
+        (
+            MsSummary::of(&s.probes.iter().map(ms).collect::<Vec<_>>()),
+            MsSummary::of(&s.cycles.iter().map(ms).collect::<Vec<_>>()),
+        )
+    };
+    let by_order = config
+        .orders
+        .iter()
+        .map(|&order| {
+            let mine: Vec<&PortPlan> = ports.iter().filter(|p| p.order == order).collect();
+            summarise(order, &mine, &shared)
+        })
+        .collect();
     Ok(Results {
-        ports_per_phase: config.ports,
+        ports_per_order: config.ports,
         rate_per_sec: config.rate,
         poll_ms: config.poll.as_secs_f64() * 1e3,
         cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
         target_p99_ms: TARGET_P99_MS,
-        phases,
+        measured_seconds: measured.as_secs_f64(),
+        by_order,
+        probe_round_trip,
+        poll_cycle,
+        cpu_seconds,
         total_seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -541,10 +550,9 @@ async fn vrf_of(http: &reqwest::Client, base: &str, os_name: &str) -> Option<u64
         .and_then(|v| v["vrf"].as_u64())
 }
 
-/// Brings `ports` in at the configured rate, in `order`.
+/// Brings `ports` in at the configured rate, each in its order.
 async fn bring_in(
     config: &Config,
-    order: Order,
     ports: &[PortPlan],
     client: &Client,
     network: &Ref,
@@ -567,7 +575,7 @@ async fn bring_in(
             s.waiting_routes.insert(port.index, port.address);
             s.by_id.insert(port.id, port.index);
         }
-        match order {
+        match port.order {
             Order::Cni => {
                 plug(netlink, port, shared)?;
                 create(client, network, port, shared).await?;
@@ -737,7 +745,7 @@ async fn watch_active(
     Ok(())
 }
 
-fn summarise(order: Order, ports: &[PortPlan], elapsed: Duration, shared: &SharedRef) -> Phase {
+fn summarise(order: Order, ports: &[&PortPlan], shared: &SharedRef) -> ByOrder {
     let s = lock(shared);
     let lines: Vec<Timeline> = ports.iter().map(|p| s.timelines[p.index]).collect();
     // b − a in ms, when both were seen.
@@ -757,10 +765,9 @@ fn summarise(order: Order, ports: &[PortPlan], elapsed: Duration, shared: &Share
     let plug_to_ready = series(&|t| between(t.plug, Some(t.route_on_b?.max(t.active?))));
     let api_create = series(&|t| between(t.sent, t.answered));
     let ratio = |a: Option<MsSummary>, b: f64| a.map(|a| a.p99 / b);
-    Phase {
+    ByOrder {
         order,
         ports: ports.len(),
-        seconds: elapsed.as_secs_f64(),
         missing_routes: lines.iter().filter(|t| t.route_on_b.is_none()).count(),
         missing_active: lines.iter().filter(|t| t.active.is_none()).count(),
         plug_to_route_on_b,
@@ -782,10 +789,7 @@ fn summarise(order: Order, ports: &[PortPlan], elapsed: Duration, shared: &Share
         plug_to_active: series(&|t| between(t.plug, t.active)),
         plug_to_ready,
         api_create,
-        probe_round_trip: MsSummary::of(&s.probes.iter().map(|&d| ms(d)).collect::<Vec<_>>()),
-        poll_cycle: MsSummary::of(&s.cycles.iter().map(|&d| ms(d)).collect::<Vec<_>>()),
         plug_call: series(&|t| t.plug_call.map(ms)),
-        cpu_seconds: Vec::new(),
         route_p99_over_target: ratio(plug_to_route_on_b, TARGET_P99_MS),
         ready_p99_over_target: ratio(plug_to_ready, TARGET_P99_MS),
         route_p99_over_api_p99: plug_to_route_on_b

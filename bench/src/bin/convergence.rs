@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use weft_bench::convergence::{self, Config, Order, Phase, Results};
+use weft_bench::convergence::{self, ByOrder, Config, Order, Results};
 use weft_bench::stats::MsSummary;
 
 #[derive(Debug, Parser)]
@@ -106,15 +106,15 @@ fn ratio(x: Option<f64>) -> String {
     x.map_or_else(|| "n/a".to_owned(), |x| format!("{x:.2}"))
 }
 
-fn write_phase(out: &mut String, p: &Phase, target: f64) -> std::fmt::Result {
+fn write_order(out: &mut String, p: &ByOrder, target: f64) -> std::fmt::Result {
     let what = match p.order {
         Order::Cni => "cni order: plug (veth created), then POST /v1/ports",
         Order::Nova => "nova order: POST /v1/ports, then plug (veth created)",
     };
     writeln!(
         out,
-        "{what} — {} ports in {:.1} s; not seen within 15 s: {} routes, {} ACTIVE",
-        p.ports, p.seconds, p.missing_routes, p.missing_active
+        "{what} — {} ports; not seen within 15 s: {} routes, {} ACTIVE",
+        p.ports, p.missing_routes, p.missing_active
     )?;
     writeln!(
         out,
@@ -130,12 +130,6 @@ fn write_phase(out: &mut String, p: &Phase, target: f64) -> std::fmt::Result {
     )?;
     row(out, "plug → ACTIVE (watch feed)", p.plug_to_active.as_ref())?;
     row(out, "ref: API create round trip", p.api_create.as_ref())?;
-    row(
-        out,
-        "ref: probe to B round trip",
-        p.probe_round_trip.as_ref(),
-    )?;
-    row(out, "poll cycle (resolution)", p.poll_cycle.as_ref())?;
     row(out, "plug call (rtnetlink)", p.plug_call.as_ref())?;
     let tenths: Vec<String> = p
         .create_to_route_on_b_p50_by_tenth
@@ -146,17 +140,6 @@ fn write_phase(out: &mut String, p: &Phase, target: f64) -> std::fmt::Result {
         out,
         "  create sent → route on B, p50 per tenth of the ports (ms): {}",
         tenths.join(" ")
-    )?;
-    let cpu: Vec<String> = p
-        .cpu_seconds
-        .iter()
-        .map(|c| format!("{} {:.1} s", c.process, c.seconds))
-        .collect();
-    writeln!(
-        out,
-        "  CPU used during the phase: {} (the phase lasted {:.1} s)",
-        cpu.join(", "),
-        p.seconds
     )?;
     if p.route_before_plug > 0 {
         writeln!(
@@ -187,14 +170,39 @@ fn write_phase(out: &mut String, p: &Phase, target: f64) -> std::fmt::Result {
 fn write_report(out: &mut String, r: &Results) -> std::fmt::Result {
     writeln!(
         out,
-        "weft convergence: real `weft server` + 2 `weft agent`s in namespaces, {} ports per order \
-         at {} per second, node B polled every {} ms; {} CPUs shared by everything",
-        r.ports_per_phase, r.rate_per_sec, r.poll_ms, r.cpus
+        "weft convergence: real `weft server` + 2 `weft agent`s in namespaces, {} ports per order, \
+         orders interleaved, {} ports per second, node B polled every {} ms; {} CPUs shared by \
+         everything",
+        r.ports_per_order, r.rate_per_sec, r.poll_ms, r.cpus
     )?;
     writeln!(out)?;
-    for p in &r.phases {
-        write_phase(out, p, r.target_p99_ms)?;
+    for p in &r.by_order {
+        write_order(out, p, r.target_p99_ms)?;
     }
+    writeln!(
+        out,
+        "  {:<28} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "all ports (ms)", "n", "min", "p50", "p90", "p99", "max"
+    )?;
+    row(
+        out,
+        "ref: probe to B round trip",
+        r.probe_round_trip.as_ref(),
+    )?;
+    row(out, "poll cycle (resolution)", r.poll_cycle.as_ref())?;
+    let cpu: Vec<String> = r
+        .cpu_seconds
+        .iter()
+        .map(|c| format!("{} {:.1} s", c.process, c.seconds))
+        .collect();
+    writeln!(
+        out,
+        "CPU used while the measured ports came in ({:.1} s × {} CPUs): {}",
+        r.measured_seconds,
+        r.cpus,
+        cpu.join(", ")
+    )?;
+    writeln!(out)?;
     writeln!(
         out,
         "route on B: first answer of B's /routes/get naming the /32, timestamped on arrival (late by \
