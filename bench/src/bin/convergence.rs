@@ -189,7 +189,7 @@ fn write_report(out: &mut String, r: &Results) -> std::fmt::Result {
         "ref: probe to B round trip",
         r.probe_round_trip.as_ref(),
     )?;
-    row(out, "poll cycle (resolution)", r.poll_cycle.as_ref())?;
+    row(out, "resolution of route on B", r.route_resolution.as_ref())?;
     let cpu: Vec<String> = r
         .cpu_seconds
         .iter()
@@ -205,9 +205,10 @@ fn write_report(out: &mut String, r: &Results) -> std::fmt::Result {
     writeln!(out)?;
     writeln!(
         out,
-        "route on B: first answer of B's /routes/get naming the /32, timestamped on arrival (late by \
-         at most one poll cycle plus one probe round trip). ACTIVE: first port event on the server's \
-         watch feed showing ACTIVE, timestamped on arrival. ready: the later of the two."
+        "route on B: first answer of B's /routes/get naming the /32, timestamped on arrival (late \
+         by at most its resolution: previous probe of that prefix → the answer that found it). \
+         ACTIVE: first port event on the server's watch feed showing ACTIVE, timestamped on \
+         arrival. ready: the later of the two."
     )?;
     writeln!(out, "total run time: {:.1} s", r.total_seconds)
 }
