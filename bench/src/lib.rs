@@ -44,10 +44,28 @@
 //!   concurrency `c` > 1): one fsync per `c` rows, which is the most a group
 //!   commit can batch when only `c` requests are in flight. Weft's ratio to it
 //!   shows how much of that disk-bound ceiling survives the rest of the work.
+//!
+//! # `convergence`
+//!
+//! From a port's plug on node A (its veth appearing in A's namespace) to its
+//! /32 programmed in node B's vRouter, over a real `weft server` and two
+//! real `weft agent`s in namespaces (`wbcv-…`), 1,000 ports per order, with
+//! the API's create latency and the introspection probe's round trip as
+//! references measured in the same run. See [`convergence`] for the method;
+//! [`topology`] removes namespaces and processes, also those of a crashed
+//! run. Needs root: `scripts/bench convergence`.
+//!
+//! # Data plane
+//!
+//! `bench/dataplane/run` (a script, via `scripts/bench-dataplane`): weft's
+//! vRouter against kernel VXLAN and Open vSwitch userspace between
+//! namespaces, iperf3 and trafgen, in interleaved rounds.
 
+pub mod convergence;
 pub mod load;
 pub mod port_create;
 pub mod reference;
 pub mod report;
 pub mod server;
 pub mod stats;
+pub mod topology;

@@ -17,7 +17,7 @@ use crate::server::ServerProcess;
 use crate::stats::{Summary, ms};
 
 const PROJECT: &str = "bench";
-const NETWORK: &str = "default-domain:bench:net";
+pub(crate) const NETWORK: &str = "default-domain:bench:net";
 const SUBNET: &str = "10.0.0.0/16";
 
 /// The targets, checked at [`TARGET_CONCURRENCY`].
@@ -258,7 +258,7 @@ fn in_subnet(address: IpAddr) -> bool {
     matches!(address, IpAddr::V4(v4) if v4.octets()[..2] == [10, 0])
 }
 
-async fn prepare(client: &Client) -> anyhow::Result<()> {
+pub(crate) async fn prepare(client: &Client) -> anyhow::Result<()> {
     client
         .create::<Projects>(&CreateProject {
             fq_name: PROJECT.parse()?,

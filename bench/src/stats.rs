@@ -37,6 +37,42 @@ fn nearest_rank(sorted: &[Duration], percent: usize) -> Duration {
     sorted[rank - 1]
 }
 
+/// Percentiles of values in milliseconds that may be negative (an interval
+/// between two events whose order is not fixed), by the nearest-rank method.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct MsSummary {
+    pub count: usize,
+    pub min: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+impl MsSummary {
+    /// Summarises `samples` (in any order, NaN ignored); `None` when there
+    /// are none.
+    pub fn of(samples: &[f64]) -> Option<MsSummary> {
+        let mut sorted: Vec<f64> = samples.iter().copied().filter(|v| !v.is_nan()).collect();
+        sorted.sort_unstable_by(f64::total_cmp);
+        let rank = |percent: usize| {
+            let r = (sorted.len() * percent).div_ceil(100).max(1);
+            sorted[r - 1]
+        };
+        let (&min, &max) = (sorted.first()?, sorted.last()?);
+        Some(MsSummary {
+            count: sorted.len(),
+            min,
+            p50: rank(50),
+            p90: rank(90),
+            p99: rank(99),
+            max,
+            mean: sorted.iter().sum::<f64>() / sorted.len() as f64,
+        })
+    }
+}
+
 /// A duration in milliseconds, for reports.
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
@@ -73,5 +109,18 @@ mod tests {
     #[test]
     fn no_samples_no_summary() {
         assert_eq!(Summary::of(&[]), None);
+        assert_eq!(MsSummary::of(&[f64::NAN]), None);
+    }
+
+    #[test]
+    fn signed_percentiles() {
+        let values: Vec<f64> = (1..=100).rev().map(|v| f64::from(v) - 10.0).collect();
+        let s = MsSummary::of(&values).unwrap();
+        assert_eq!(
+            (s.min, s.p50, s.p90, s.p99, s.max),
+            (-9.0, 40.0, 80.0, 89.0, 90.0)
+        );
+        assert_eq!(s.count, 100);
+        assert!((s.mean - 40.5).abs() < 1e-9);
     }
 }

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::{TcpListenerStream, UnboundedReceiverStream};
+use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::service::interceptor::InterceptedService;
+use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status, Streaming};
 use weft_types::Prefix;
 
@@ -149,11 +150,16 @@ impl ControlNode {
             shutdown.await;
             this.close_sessions();
         };
+        // The builder's tcp_nodelay only applies to listeners it binds
+        // itself. Without it, a message longer than one HTTP/2 frame
+        // (16 KiB: a node's configuration past ~100 ports) waits for the
+        // delayed ACK of its first segment, ~40 ms, before its tail is sent.
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(settings.keepalive_interval))
             .http2_keepalive_timeout(Some(settings.keepalive_timeout))
             .add_service(self.service())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .serve_with_incoming_shutdown(incoming, shutdown)
             .await?;
         Ok(())
     }
