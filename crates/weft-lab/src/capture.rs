@@ -51,7 +51,9 @@ impl Capture {
 }
 
 /// Decodes `file` with tshark: one row per packet matching
-/// `display_filter`, one column per field (empty when absent).
+/// `display_filter`, one column per field holding every occurrence,
+/// outermost first, joined by `,` (empty when absent). For a tunnelled
+/// packet `ip.dst` is therefore `outer,inner`.
 pub fn decode(
     file: &Path,
     display_filter: &str,
@@ -66,7 +68,9 @@ pub fn decode(
         "-E",
         "separator=/t",
         "-E",
-        "occurrence=f",
+        "occurrence=a",
+        "-E",
+        "aggregator=,",
     ]);
     if !display_filter.is_empty() {
         command.args(["-Y", display_filter]);

@@ -5,6 +5,7 @@ use std::ffi::OsStr;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ipnet::Ipv4Net;
@@ -71,7 +72,7 @@ pub struct Lab {
     server: Option<Process>,
     agents: BTreeMap<String, Process>,
     workloads: BTreeMap<String, Workload>,
-    captures: u32,
+    captures: AtomicU32,
     down: bool,
 }
 
@@ -98,7 +99,7 @@ impl Lab {
             server: None,
             agents: BTreeMap::new(),
             workloads: BTreeMap::new(),
-            captures: 0,
+            captures: AtomicU32::new(0),
             down: false,
         };
         // On failure `lab` is dropped, which removes what was made.
@@ -190,7 +191,8 @@ impl Lab {
                 &format!("{}:{CONTROL_PORT}", control.underlay_ip),
             ])
             .env("WEFT_TOKEN", &self.config.token)
-            .env("WEFT_LOG", &self.config.log_filter);
+            .env("WEFT_LOG", &self.config.log_filter)
+            .env("NO_COLOR", "1");
         let mut server = Process::spawn("weft server", command, &self.log_path("server"))?;
         server.wait_until(self.config.ready_timeout, || {
             http::get(&ns, api, "/").is_ok_and(|(status, _)| status == 200)
@@ -250,7 +252,8 @@ impl Lab {
             ])
             .arg(self.agent_state_dir(host))
             .env("WEFT_TOKEN", &self.config.token)
-            .env("WEFT_LOG", &self.config.log_filter);
+            .env("WEFT_LOG", &self.config.log_filter)
+            .env("NO_COLOR", "1");
         let name = format!("weft agent {host}");
         let mut agent = Process::spawn(&name, command, &self.log_path(&format!("agent-{host}")))?;
         let addr = introspect_addr();
@@ -372,22 +375,17 @@ impl Lab {
 
     /// Starts a capture on `interface` in the namespace of host, workload
     /// or `fabric` `name`, written into the state dir.
-    pub fn capture(
-        &mut self,
-        name: &str,
-        interface: &str,
-        filter: &str,
-    ) -> Result<Capture, LabError> {
+    pub fn capture(&self, name: &str, interface: &str, filter: &str) -> Result<Capture, LabError> {
         let netns = if name == "fabric" {
             self.topology.fabric_netns()
         } else {
             self.netns(name)?.name().to_owned()
         };
-        self.captures += 1;
+        let n = self.captures.fetch_add(1, Ordering::Relaxed) + 1;
         let file = self
             .config
             .state_dir
-            .join(format!("capture-{}-{name}.pcapng", self.captures));
+            .join(format!("capture-{n}-{name}.pcapng"));
         Capture::start(&netns, interface, filter, &file)
     }
 
