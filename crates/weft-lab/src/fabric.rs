@@ -107,8 +107,38 @@ pub fn pids_in(netns: &str) -> Vec<i32> {
         .collect()
 }
 
+/// Whether `pid` still runs (a zombie waiting to be reaped does not).
 fn alive(pid: i32) -> bool {
-    kill(Pid::from_raw(pid), None).is_ok()
+    if kill(Pid::from_raw(pid), None).is_err() {
+        return false;
+    }
+    // /proc/PID/stat: "PID (comm) STATE …"; comm may hold spaces.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let after = stat.rsplit_once(')')?.1;
+            after.split_whitespace().next().map(|state| state != "Z")
+        })
+        .unwrap_or(false)
+}
+
+/// One namespace of a lab and the processes inside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetnsStatus {
+    pub name: String,
+    pub pids: Vec<i32>,
+}
+
+/// The namespaces of the lab `prefix` and what runs in them, found from
+/// the system alone (for `weft lab status`, also after a crash).
+pub fn survey(prefix: &str) -> Vec<NetnsStatus> {
+    lab_namespaces(prefix)
+        .into_iter()
+        .map(|name| NetnsStatus {
+            pids: pids_in(&name),
+            name,
+        })
+        .collect()
 }
 
 /// What [`teardown`] removed.

@@ -43,7 +43,7 @@ pub mod topology;
 pub mod workload;
 
 pub use capture::{Capture, decode};
-pub use fabric::{Removed, lab_namespaces, teardown};
+pub use fabric::{NetnsStatus, Removed, lab_namespaces, survey, teardown};
 pub use lab::{Lab, LabConfig};
 pub use process::Process;
 pub use topology::{Host, Role, Topology};
