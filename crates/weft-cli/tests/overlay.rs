@@ -134,8 +134,35 @@ fn every_encapsulation_on_the_wire() -> Result<()> {
         let s = seamless(lab)?;
         add_ingress(lab, VM_SG, &["--remote-ip", "0.0.0.0/0"])?;
         ping_until_ok(lab, "pod", "192.168.1.3")?;
+        // A second pod on the worker, so labels differ per destination.
+        let port2 = create_port(
+            lab,
+            &[
+                "--vn",
+                VN,
+                "--name",
+                "cont2",
+                "--project",
+                "k8s-seamless",
+                "--host",
+                WORKER,
+                "--vif-type",
+                "veth",
+            ],
+        )?;
+        let pod2 = lab.add_pod(
+            WORKER,
+            "pod2",
+            &port2.id,
+            port2.mac,
+            format!("{}/24", port2.ip).parse()?,
+            Some("192.168.1.1".parse()?),
+        )?;
+        ping_until_ok(lab, "vm", &port2.ip.to_string())?;
         let vm_label = vif_label(lab, COMPUTE, &s.vm.host_interface)?;
         let pod_label = vif_label(lab, WORKER, &s.pod.host_interface)?;
+        let pod2_label = vif_label(lab, WORKER, &pod2.host_interface)?;
+        ensure!(pod_label != pod2_label, "two ports with label {pod_label}");
         // Routed traffic takes the first MPLS encapsulation of the list
         // (TF); VXLAN carries it only when no MPLS one is listed.
         for (priority, flag, filter) in [
@@ -148,10 +175,11 @@ fn every_encapsulation_on_the_wire() -> Result<()> {
             let capture = lab.capture("fabric", "br0", filter)?;
             let there = ping(lab, "pod", "192.168.1.3", 3)?;
             let back = ping(lab, "vm", "192.168.1.4", 3)?;
+            let second = ping(lab, "vm", &port2.ip.to_string(), 3)?;
             let file = capture.stop();
             ensure!(
-                there.all() && back.all(),
-                "{flag}: pod → VM {there:?}, VM → pod {back:?}"
+                there.all() && back.all() && second.all(),
+                "{flag}: pod → VM {there:?}, VM → pod {back:?}, VM → pod2 {second:?}"
             );
             let rows = decode(
                 &file,
@@ -165,9 +193,10 @@ fn every_encapsulation_on_the_wire() -> Result<()> {
                     "ip.dst",
                 ],
             )?;
-            // 3 requests and 3 replies each way, each seen once on the bridge.
+            // 3 requests and 3 replies for each of the three pings, each
+            // seen once on the bridge.
             ensure!(
-                rows.len() >= 12,
+                rows.len() >= 18,
                 "{flag}: too few overlay ICMP packets seen: {rows:?}"
             );
             let first = |c: &String| c.split(',').next().unwrap_or_default().to_owned();
@@ -192,6 +221,7 @@ fn every_encapsulation_on_the_wire() -> Result<()> {
                 let want = match inner_dst.as_str() {
                     "192.168.1.3" => vm_label.to_string(),
                     "192.168.1.4" => pod_label.to_string(),
+                    ip if ip == port2.ip.to_string() => pod2_label.to_string(),
                     other => anyhow::bail!("{flag}: inner destination {other}: {row:?}"),
                 };
                 if flag == "Vxlan" {

@@ -43,8 +43,9 @@ impl Capture {
 
     /// Stops the capture (it flushes on SIGTERM) and returns the file.
     pub fn stop(mut self) -> PathBuf {
-        // Let the last frames reach the ring before stopping.
-        std::thread::sleep(Duration::from_millis(200));
+        // libpcap hands frames over in blocks, at the latest after its
+        // buffer timeout; a block still open at SIGTERM would be lost.
+        std::thread::sleep(Duration::from_millis(1100));
         self.process.stop(Duration::from_secs(5));
         self.file.clone()
     }
