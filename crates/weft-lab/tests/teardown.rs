@@ -75,6 +75,11 @@ fn teardown_by_prefix_after_a_crash() -> Result<()> {
             .namespaces
             .is_empty()
     );
-    ensure!(netns_list() == before, "ip netns list changed");
+    // Other users of the machine may add or remove their own namespaces
+    // meanwhile; none of this lab's may be left, none other removed by it.
+    let mine = |set: BTreeSet<String>| -> BTreeSet<String> {
+        set.into_iter().filter(|n| n.starts_with(&prefix)).collect()
+    };
+    ensure!(mine(netns_list()) == mine(before), "ip netns list changed");
     Ok(())
 }
