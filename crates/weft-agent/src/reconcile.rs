@@ -202,8 +202,7 @@ impl Reconciler {
         for (id, state) in &ports {
             let nh = self.nh_id(NhOwner::Port(id.clone()));
             port_nhs.insert(id.clone(), nh);
-            for addr in &state.vif.addrs {
-                let prefix = Prefix::host(*addr);
+            for prefix in port_prefixes(&state.vif) {
                 local_routes.insert(
                     (state.vif.vrf, prefix),
                     RouteConfig {
@@ -436,9 +435,9 @@ impl Reconciler {
                 .get(&state.vrf_name)
                 .and_then(|v| v.vni)
                 .map_or(0, Vni::get);
-            for addr in &state.vif.addrs {
+            for prefix in port_prefixes(&state.vif) {
                 desired.insert(
-                    (state.vrf_name.clone(), Prefix::host(*addr)),
+                    (state.vrf_name.clone(), prefix),
                     RouteAttrs {
                         label: label.get(),
                         vni,
@@ -464,6 +463,20 @@ impl Reconciler {
         }
         self.published = desired;
     }
+}
+
+/// What a port's next hop is the route to: its own addresses, then the
+/// prefixes of its allowed address pairs (so replies to an address the
+/// port may send from come back to it, as in TF). A pair never takes a
+/// fixed address's place.
+fn port_prefixes(vif: &VifConfig) -> Vec<Prefix> {
+    let mut out: Vec<Prefix> = vif.addrs.iter().map(|a| Prefix::host(*a)).collect();
+    for pair in &vif.allowed_address_pairs {
+        if !out.contains(&pair.prefix) {
+            out.push(pair.prefix);
+        }
+    }
+    out
 }
 
 fn vni(value: u32) -> Option<Vni> {

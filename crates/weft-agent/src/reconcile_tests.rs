@@ -353,3 +353,36 @@ fn removed_port_is_unplugged_withdrawn_and_its_label_freed() {
     }
     assert_eq!(plan.unsubscribe, vec![VN.to_owned()]);
 }
+
+#[test]
+fn allowed_address_pairs_are_routed_to_the_port_and_published() {
+    let mut r = Reconciler::new(COMPUTE, encaps());
+    let mut labels = Labels::default();
+    let mut with_pair = vm_port();
+    with_pair.allowed_address_pairs = vec![proto::AllowedAddressPair {
+        ip_prefix: "192.168.1.50/32".into(),
+        mac: String::new(),
+    }];
+    let plan = r.apply_config(&snapshot(vec![with_pair]), &mut labels);
+    assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+    let own = plan
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            Command::AddRoute(route) if route.prefix == host("192.168.1.3") => Some(route.nh),
+            _ => None,
+        })
+        .unwrap();
+    assert!(plan.commands.iter().any(
+        |c| matches!(c, Command::AddRoute(route) if route.prefix == host("192.168.1.50") && route.nh == own)
+    ));
+    let published: Vec<Prefix> = plan.publish.iter().map(|p| p.prefix).collect();
+    assert_eq!(published, vec![host("192.168.1.3"), host("192.168.1.50")]);
+
+    // Without the pair, its route is removed and withdrawn.
+    let plan = r.apply_config(&snapshot(vec![vm_port()]), &mut labels);
+    assert!(plan.commands.iter().any(
+        |c| matches!(c, Command::DeleteRoute { prefix, .. } if *prefix == host("192.168.1.50"))
+    ));
+    assert_eq!(plan.withdraw, vec![(VN.to_owned(), host("192.168.1.50"))]);
+}

@@ -333,6 +333,16 @@ pub enum PortCmd {
         host: Option<String>,
         #[arg(long)]
         name: Option<String>,
+        /// An address or CIDR the port may also send from, optionally
+        /// with a MAC: `IP[/LEN][,MAC]` (repeatable; replaces the list).
+        #[arg(
+            long = "allowed-address-pair",
+            conflicts_with = "no_allowed_address_pairs"
+        )]
+        allowed_address_pairs: Vec<String>,
+        /// Clear the allowed address pairs.
+        #[arg(long)]
+        no_allowed_address_pairs: bool,
     },
     Delete {
         port: String,

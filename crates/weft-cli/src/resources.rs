@@ -12,10 +12,10 @@ use weft_api::{
     Subnets, VirtualNetworks,
 };
 use weft_model::{
-    AllocationPool, CreateControlNode, CreateDomain, CreateNetwork, CreateNode, CreatePort,
-    CreateProject, CreateSecurityGroup, CreateSecurityGroupRule, CreateSubnet, Direction,
-    Encapsulation, Ethertype, FixedIpRequest, ForwardingMode, Port, Ref, SecurityGroupRule, Subnet,
-    UpdateGlobalConfig, UpdatePort, VifType,
+    AddressPair, AllocationPool, CreateControlNode, CreateDomain, CreateNetwork, CreateNode,
+    CreatePort, CreateProject, CreateSecurityGroup, CreateSecurityGroupRule, CreateSubnet,
+    Direction, Encapsulation, Ethertype, FixedIpRequest, ForwardingMode, Port, Ref,
+    SecurityGroupRule, Subnet, UpdateGlobalConfig, UpdatePort, VifType,
 };
 use weft_types::{Asn, FqName, MacAddr, Prefix, RouteTarget, Vni};
 
@@ -381,11 +381,26 @@ async fn port(client: &Client, format: Format, cmd: PortCmd) -> anyhow::Result<(
             no_security_groups,
             host,
             name,
+            allowed_address_pairs,
+            no_allowed_address_pairs,
         } => {
+            let pairs = if no_allowed_address_pairs {
+                Some(Vec::new())
+            } else if allowed_address_pairs.is_empty() {
+                None
+            } else {
+                Some(
+                    allowed_address_pairs
+                        .iter()
+                        .map(|pair| address_pair(pair))
+                        .collect::<anyhow::Result<Vec<_>>>()?,
+                )
+            };
             let req = UpdatePort {
                 security_groups: groups(&security_groups, no_security_groups)?,
                 binding_host_id: host.map(Some),
                 name,
+                allowed_address_pairs: pairs,
                 ..UpdatePort::default()
             };
             let updated = client.update::<Ports>(&port, &req).await?;
@@ -397,6 +412,24 @@ async fn port(client: &Client, format: Format, cmd: PortCmd) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+/// `IP[/LEN][,MAC]`; the server checks the address itself.
+fn address_pair(text: &str) -> anyhow::Result<AddressPair> {
+    let (ip, mac) = match text.split_once(',') {
+        Some((ip, mac)) => (ip, Some(mac)),
+        None => (text, None),
+    };
+    let mac_address = mac
+        .map(|m| {
+            MacAddr::from_str(m.trim())
+                .with_context(|| format!("--allowed-address-pair '{text}': MAC '{m}'"))
+        })
+        .transpose()?;
+    Ok(AddressPair {
+        ip_address: ip.trim().to_owned(),
+        mac_address,
+    })
 }
 
 /// `--sg` values, or an explicit empty list, or "leave the default".
