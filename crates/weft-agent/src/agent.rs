@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use weft_control::agent::{AgentError, AgentEvent, AgentSession, AgentSettings, identity};
 use weft_system::{Netns, NetnsError, UnderlayError};
-use weft_vrouter::Engine;
+use weft_vrouter::{Engine, VifId};
 
 use crate::config::AgentConfig;
 use crate::dataplane::Dataplane;
@@ -83,7 +83,13 @@ impl<P: Ports> Controller<P> {
         self.execute(plan).await;
     }
 
-    async fn execute(&mut self, plan: Plan) {
+    /// Handles a port's interface being attached (`true`) or gone.
+    pub async fn plugged(&mut self, vif: VifId, plugged: bool) {
+        let plan = self.reconciler.set_plugged(vif, plugged);
+        self.execute(plan).await;
+    }
+
+    async fn execute(&mut self, mut plan: Plan) {
         for problem in &plan.problems {
             tracing::warn!(%problem, "skipped");
         }
@@ -94,7 +100,13 @@ impl<P: Ports> Controller<P> {
             tracing::error!(command = ?refused.command, error = %refused.error, "engine refused a command");
         }
         for attach in plan.attach {
+            let vif = attach.vif;
             self.ports.attach(attach);
+            if self.ports.plugged_at_once() {
+                let more = self.reconciler.set_plugged(vif, true);
+                plan.withdraw.extend(more.withdraw);
+                plan.publish.extend(more.publish);
+            }
         }
         for (vrf, prefix) in plan.withdraw {
             self.session.withdraw(vrf, prefix);
@@ -110,10 +122,20 @@ impl<P: Ports> Controller<P> {
         }
     }
 
-    /// Handles events until the session ends.
-    pub async fn run(mut self, mut events: mpsc::Receiver<AgentEvent>) {
-        while let Some(event) = events.recv().await {
-            self.handle(event).await;
+    /// Handles session events and plug events until the session ends.
+    pub async fn run(
+        mut self,
+        mut events: mpsc::Receiver<AgentEvent>,
+        mut plugs: mpsc::UnboundedReceiver<(VifId, bool)>,
+    ) {
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => self.handle(event).await,
+                    None => return,
+                },
+                Some((vif, plugged)) = plugs.recv() => self.plugged(vif, plugged).await,
+            }
         }
     }
 }
@@ -168,12 +190,14 @@ impl Agent {
         let settings = AgentSettings::new(config.server.clone(), config.token.clone(), ident);
         let (session, events) = AgentSession::start(settings)?;
         let session = Arc::new(session);
+        let (plugs_tx, plugs) = mpsc::unbounded_channel();
         let ports = FdPorts::new(
             ns,
             registry,
             dataplane.clone(),
             session.clone(),
             config.attach_retry,
+            plugs_tx,
         );
         let listener = TcpListener::bind(config.introspect)
             .await
@@ -196,7 +220,7 @@ impl Agent {
         );
         tracing::info!(node = %config.node, underlay = %config.underlay_ip, "agent running");
         tokio::select! {
-            () = controller.run(events) => {}
+            () = controller.run(events, plugs) => {}
             () = shutdown => {}
         }
         http.abort();

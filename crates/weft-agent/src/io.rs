@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use weft_control::agent::AgentSession;
 use weft_control::proto::PortState;
@@ -310,6 +311,11 @@ impl Transmit for FdTransmit {
 pub trait Ports: Send + 'static {
     fn attach(&mut self, attach: Attach);
     fn detach(&mut self, vif: VifId);
+    /// Whether an attached port counts as plugged at once (no interface
+    /// to wait for); otherwise the implementation reports plugging itself.
+    fn plugged_at_once(&self) -> bool {
+        false
+    }
 }
 
 /// Ports that are never attached (tests of the control path).
@@ -319,6 +325,9 @@ pub struct NoPorts;
 impl Ports for NoPorts {
     fn attach(&mut self, _: Attach) {}
     fn detach(&mut self, _: VifId) {}
+    fn plugged_at_once(&self) -> bool {
+        true
+    }
 }
 
 /// Attaches ports to real taps and veths in the node's namespace.
@@ -330,6 +339,7 @@ pub struct FdPorts {
     session: Arc<AgentSession>,
     retry: Duration,
     tasks: HashMap<VifId, JoinHandle<()>>,
+    plugs: mpsc::UnboundedSender<(VifId, bool)>,
 }
 
 impl FdTransmit {
@@ -346,15 +356,16 @@ impl FdTransmit {
 }
 
 impl FdPorts {
-    /// Attaches ports inside `ns`, registering their devices in `vifs` and
-    /// reporting them on `session`; a missing interface is retried every
-    /// `retry`.
+    /// Attaches ports inside `ns`, registering their devices in `vifs`,
+    /// reporting their status on `session` and their plugging on `plugs`;
+    /// a missing interface is retried every `retry`.
     pub fn new(
         ns: Netns,
         vifs: VifRegistry,
         dataplane: Dataplane,
         session: Arc<AgentSession>,
         retry: Duration,
+        plugs: mpsc::UnboundedSender<(VifId, bool)>,
     ) -> Self {
         FdPorts {
             ns,
@@ -363,6 +374,7 @@ impl FdPorts {
             session,
             retry,
             tasks: HashMap::new(),
+            plugs,
         }
     }
 }
@@ -415,12 +427,14 @@ async fn still_there(ns: &Netns, interface: &str) -> bool {
 /// report it ACTIVE, feed what it sends to the data path; when the
 /// interface goes away (the pod or VM is gone), report the port DOWN and
 /// wait for it again.
+#[allow(clippy::too_many_arguments)]
 async fn serve_port(
     ns: Netns,
     vifs: Registry,
     dataplane: Dataplane,
     session: Arc<AgentSession>,
     retry: Duration,
+    plugs: mpsc::UnboundedSender<(VifId, bool)>,
     attach: Attach,
 ) {
     let vif = attach.vif;
@@ -442,6 +456,7 @@ async fn serve_port(
             .unwrap_or_else(PoisonError::into_inner)
             .insert(vif, device.clone());
         tracing::info!(port = %attach.port_id, interface = %attach.interface, ?vif, "port attached");
+        let _ = plugs.send((vif, true));
         session.port_status(attach.port_id.clone(), PortState::Active);
         let mut buf = vec![0u8; READ];
         loop {
@@ -462,6 +477,7 @@ async fn serve_port(
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&vif);
         tracing::info!(port = %attach.port_id, interface = %attach.interface, ?vif, "interface gone; port down");
+        let _ = plugs.send((vif, false));
         session.port_status(attach.port_id.clone(), PortState::Down);
     }
 }
@@ -476,6 +492,7 @@ impl Ports for FdPorts {
             self.dataplane.clone(),
             self.session.clone(),
             self.retry,
+            self.plugs.clone(),
             attach,
         ));
         self.tasks.insert(vif, task);

@@ -103,6 +103,8 @@ pub struct Reconciler {
     remote: BTreeMap<(String, Prefix), BTreeMap<Ipv4Addr, RouteAttrs>>,
     installed: BTreeMap<(String, Prefix), Installed>,
     nh_ids: BTreeMap<NhOwner, NhId>,
+    /// Vifs whose interface is attached: only their routes are published.
+    plugged: BTreeSet<VifId>,
 }
 
 /// The next hop every gateway and service address points at.
@@ -125,6 +127,7 @@ impl Reconciler {
             remote: BTreeMap::new(),
             installed: BTreeMap::new(),
             nh_ids,
+            plugged: BTreeSet::new(),
         }
     }
 
@@ -233,6 +236,7 @@ impl Reconciler {
             }
             plan.commands.push(Command::DeleteVif(old.vif.id));
             plan.detach.push(old.vif.id);
+            self.plugged.remove(&old.vif.id);
             if !ports.contains_key(id) {
                 self.free_nh(&NhOwner::Port(id.clone()));
                 labels.release(id);
@@ -424,9 +428,29 @@ impl Reconciler {
         }
     }
 
+    /// The interface of `vif` was attached (`true`) or went away. A port's
+    /// routes are published only while it is plugged, as TF's agent adds a
+    /// port's route when its interface is added: no other node is sent
+    /// towards an interface that is not there yet.
+    pub fn set_plugged(&mut self, vif: VifId, plugged: bool) -> Plan {
+        let changed = if plugged {
+            self.plugged.insert(vif)
+        } else {
+            self.plugged.remove(&vif)
+        };
+        let mut plan = Plan::default();
+        if changed {
+            self.sync_published(&mut plan);
+        }
+        plan
+    }
+
     fn sync_published(&mut self, plan: &mut Plan) {
         let mut desired = BTreeMap::new();
         for state in self.ports.values() {
+            if !self.plugged.contains(&state.vif.id) {
+                continue;
+            }
             let Some(label) = state.vif.label else {
                 continue;
             };

@@ -154,6 +154,9 @@ fn snapshot_programs_vrf_vif_receive_routes_acl_and_publishes() {
     assert_eq!(plan.subscribe, vec![VN.to_owned()]);
     assert_eq!(plan.attach.len(), 1);
     assert_eq!(plan.attach[0].kind, VifKind::Tap);
+    // Nothing is published before the interface is there.
+    assert!(plan.publish.is_empty(), "{:?}", plan.publish);
+    let plan = r.set_plugged(vif.id, true);
     assert_eq!(plan.publish.len(), 1);
     let published = &plan.publish[0];
     assert_eq!(published.prefix, host("192.168.1.3"));
@@ -326,12 +329,12 @@ fn removed_port_is_unplugged_withdrawn_and_its_label_freed() {
     let mut r = Reconciler::new(COMPUTE, encaps());
     let mut labels = Labels::default();
     let mut engine = weft_vrouter::Engine::default();
-    for c in r
-        .apply_config(&snapshot(vec![vm_port()]), &mut labels)
-        .commands
-    {
+    let plan = r.apply_config(&snapshot(vec![vm_port()]), &mut labels);
+    let vif = plan.attach[0].vif;
+    for c in plan.commands {
         engine.apply(c).unwrap();
     }
+    assert_eq!(r.set_plugged(vif, true).publish.len(), 1);
     let plan = r.apply_config(&snapshot(vec![]), &mut labels);
     for c in plan.commands.clone() {
         engine
@@ -365,6 +368,12 @@ fn allowed_address_pairs_are_routed_to_the_port_and_published() {
     }];
     let plan = r.apply_config(&snapshot(vec![with_pair]), &mut labels);
     assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+    let published: Vec<Prefix> = r
+        .set_plugged(plan.attach[0].vif, true)
+        .publish
+        .iter()
+        .map(|p| p.prefix)
+        .collect();
     let own = plan
         .commands
         .iter()
@@ -376,7 +385,6 @@ fn allowed_address_pairs_are_routed_to_the_port_and_published() {
     assert!(plan.commands.iter().any(
         |c| matches!(c, Command::AddRoute(route) if route.prefix == host("192.168.1.50") && route.nh == own)
     ));
-    let published: Vec<Prefix> = plan.publish.iter().map(|p| p.prefix).collect();
     assert_eq!(published, vec![host("192.168.1.3"), host("192.168.1.50")]);
 
     // Without the pair, its route is removed and withdrawn.
@@ -385,4 +393,27 @@ fn allowed_address_pairs_are_routed_to_the_port_and_published() {
         |c| matches!(c, Command::DeleteRoute { prefix, .. } if *prefix == host("192.168.1.50"))
     ));
     assert_eq!(plan.withdraw, vec![(VN.to_owned(), host("192.168.1.50"))]);
+}
+
+#[test]
+fn an_unplugged_port_is_withdrawn_and_published_again_when_back() {
+    let mut r = Reconciler::new(COMPUTE, encaps());
+    let mut labels = Labels::default();
+    let plan = r.apply_config(&snapshot(vec![vm_port()]), &mut labels);
+    let vif = plan.attach[0].vif;
+    assert_eq!(r.set_plugged(vif, true).publish.len(), 1);
+    // A repeated report changes nothing.
+    assert!(r.set_plugged(vif, true).is_empty());
+    let down = r.set_plugged(vif, false);
+    assert_eq!(down.withdraw, vec![(VN.to_owned(), host("192.168.1.3"))]);
+    assert!(down.publish.is_empty());
+    // A config update while unplugged publishes nothing.
+    assert!(
+        r.apply_config(&snapshot(vec![vm_port()]), &mut labels)
+            .publish
+            .is_empty()
+    );
+    let back = r.set_plugged(vif, true);
+    assert_eq!(back.publish.len(), 1);
+    assert_eq!(back.publish[0].attrs.label, 16, "same label after re-plug");
 }

@@ -98,7 +98,9 @@ fn start_node(name: &str, ip: Ipv4Addr, server: &str, peers: &Peers) -> Result<N
         dataplane.clone(),
         NoPorts,
     );
-    tokio::spawn(controller.run(events));
+    // NoPorts plugs every port as it is attached: nothing reports plugs.
+    let (_, plugs) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(controller.run(events, plugs));
     Ok(Node {
         disconnected,
         dataplane,
