@@ -12,7 +12,7 @@
 //! On `Disconnected` nothing is called: the engine keeps everything
 //! (headless, DESIGN.md §3.4).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 
 use weft_control::agent::{LocalRoute, RemoteRoute};
@@ -176,9 +176,14 @@ impl Reconciler {
         let vrfs = desired_vrfs(config, &mut plan.problems);
         let ports = desired_ports(config, &vrfs, labels, &mut plan.problems);
         let mut local_routes = BTreeMap::new();
+        let by_id: HashMap<&str, &proto::Port> = config
+            .ports
+            .iter()
+            .map(|p| (p.port_id.as_str(), p))
+            .collect();
         // Gateway and service addresses first, so a port's own address wins.
         for (port, state) in &ports {
-            if let Some(p) = config.ports.iter().find(|p| &p.port_id == port) {
+            if let Some(p) = by_id.get(port.as_str()) {
                 for addr in convert::service_addresses(&p.fixed_ips) {
                     let prefix = Prefix::host(addr);
                     local_routes.insert(
