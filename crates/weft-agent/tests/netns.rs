@@ -127,6 +127,48 @@ fn ping(ns: &str, dst: &str, count: u32) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// A control node on 127.0.0.1 serving `source`; it stops when the
+/// returned sender is dropped.
+async fn control_node(source: std::sync::Arc<FakeSource>) -> Result<(String, oneshot::Sender<()>)> {
+    let control = ControlNode::new(ControlSettings::new(common::TOKEN), source)?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let server = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(control.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    Ok((server, stop))
+}
+
+/// Starts the agent of `node` at `ip` in `ns`; it runs until the returned
+/// sender is used or dropped.
+fn start_agent(
+    node: &str,
+    ip: Ipv4Addr,
+    ns: &Netns,
+    server: &str,
+    state: &Path,
+) -> (
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), weft_agent::AgentRunError>>,
+) {
+    let mut config = AgentConfig::new(
+        node,
+        ip,
+        server.to_owned(),
+        common::TOKEN,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        state.join(node),
+    );
+    config.netns = Some(ns.name().to_owned());
+    config.attach_retry = Duration::from_millis(100);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let agent = tokio::spawn(Agent::run(config, async {
+        let _ = stopped.await;
+    }));
+    (stop, agent)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs root and network namespaces: run scripts/test as root"]
 async fn vm_and_pod_ping_across_two_agents() -> Result<()> {
@@ -211,14 +253,7 @@ async fn scenario() -> Result<()> {
     let source = FakeSource::new();
     source.set("os-compute", node_config(vm_port, true));
     source.set("k8s-worker", node_config(pod_port, true));
-    let control = ControlNode::new(ControlSettings::new(common::TOKEN), source.clone())?;
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let server = format!("http://{}", listener.local_addr()?);
-    let (_stop_server, server_stopped) = oneshot::channel::<()>();
-    tokio::spawn(control.serve(listener, async {
-        let _ = server_stopped.await;
-    }));
-
+    let (server, _stop_server) = control_node(source.clone()).await?;
     let state = tempfile::tempdir()?;
     let mut stops = Vec::new();
     let mut agents = Vec::new();
@@ -226,21 +261,9 @@ async fn scenario() -> Result<()> {
         ("os-compute", Ipv4Addr::new(10, 99, 0, 13), &compute),
         ("k8s-worker", Ipv4Addr::new(10, 99, 0, 14), &worker),
     ] {
-        let mut config = AgentConfig::new(
-            node,
-            ip,
-            server.clone(),
-            common::TOKEN,
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            state.path().join(node),
-        );
-        config.netns = Some(ns.name().to_owned());
-        config.attach_retry = Duration::from_millis(100);
-        let (stop, stopped) = oneshot::channel::<()>();
+        let (stop, agent) = start_agent(node, ip, ns, &server, state.path());
         stops.push(stop);
-        agents.push(tokio::spawn(Agent::run(config, async {
-            let _ = stopped.await;
-        })));
+        agents.push(agent);
     }
 
     // Both ports attached and reported ACTIVE.
@@ -329,31 +352,13 @@ async fn a_tap_held_by_a_hypervisor_is_reached_from_its_host_side() -> Result<()
     );
     let source = FakeSource::new();
     source.set("os-compute", node_config(vm_port, true));
-    let control = ControlNode::new(ControlSettings::new(common::TOKEN), source.clone())?;
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let server = format!("http://{}", listener.local_addr()?);
-    let (_stop_server, server_stopped) = oneshot::channel::<()>();
-    tokio::spawn(control.serve(listener, async {
-        let _ = server_stopped.await;
-    }));
+    let (server, _stop_server) = control_node(source.clone()).await?;
     let state = tempfile::tempdir()?;
-    let mut config = AgentConfig::new(
-        "os-compute",
-        Ipv4Addr::new(10, 99, 1, 13),
-        server,
-        common::TOKEN,
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        state.path().to_owned(),
-    );
-    config.netns = Some(compute.name().to_owned());
-    config.attach_retry = Duration::from_millis(100);
     let mut nl = Netlink::open(&compute)?;
     nl.set_up("lo")?;
     nl.add_address("lo", net("10.99.1.13/32")?)?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let agent = tokio::spawn(Agent::run(config, async {
-        let _ = stopped.await;
-    }));
+    let underlay = Ipv4Addr::new(10, 99, 1, 13);
+    let (stop, agent) = start_agent("os-compute", underlay, &compute, &server, state.path());
     let active = wait_for(|| source.active().len() == 1).await;
 
     // ARP who-has 192.168.1.1 tell 192.168.1.3, from the VM's MAC.
