@@ -383,6 +383,9 @@ fn open(ns: &Netns, attach: &Attach) -> Result<VifDevice, String> {
     // Wait for the interface: Tap::open would otherwise create it.
     let mut netlink = Netlink::open(ns).map_err(|e| e.to_string())?;
     netlink.link(&attach.interface).map_err(|e| e.to_string())?;
+    // Up before a packet socket binds to it (a hypervisor's tap starts
+    // down; bound to a down link the socket starts with ENETDOWN).
+    let _ = netlink.set_up(&attach.interface);
     let packet_socket = || -> Result<VifDevice, String> {
         let socket = PacketSocket::bind_name(ns, &attach.interface).map_err(|e| e.to_string())?;
         socket
@@ -406,7 +409,7 @@ fn open(ns: &Netns, attach: &Attach) -> Result<VifDevice, String> {
         },
         VifKind::Veth => packet_socket()?,
     };
-    // Best effort: a tap the agent opened first starts down.
+    // Best effort: a tap the agent opens anew starts down.
     let _ = netlink.set_up(&attach.interface);
     Ok(device)
 }

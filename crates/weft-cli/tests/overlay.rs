@@ -2,7 +2,8 @@
 //! the reference topology (weft-lab: one namespace per host on a fabric
 //! bridge), objects made through the CLI, VM and pod stand-ins in their
 //! own namespaces, busybox `udhcpc`/`ping` as the guests, and `tshark` on
-//! the fabric to see what really travels. Each test builds its own lab
+//! the fabric to see what really travels; and a real QEMU VM booting the
+//! image `scripts/vm-image` builds. Each test builds its own lab
 //! (unique namespace prefix), tears it down, and checks that `ip netns
 //! list` is as before.
 
@@ -538,6 +539,171 @@ fn restarted_agent_keeps_address_and_label() -> Result<()> {
             seen_after == Some(label_before),
             "os-compute has {seen_after:?} after the restart"
         );
+        Ok(())
+    })
+}
+
+/// The VM image `scripts/vm-image` built (scripts/test exports its
+/// directory as WEFT_VM_IMAGE), or why there is none.
+fn vm_image() -> std::result::Result<std::path::PathBuf, String> {
+    let dir = std::env::var_os("WEFT_VM_IMAGE")
+        .map(std::path::PathBuf::from)
+        .ok_or("WEFT_VM_IMAGE is not set: scripts/test builds the image with scripts/vm-image")?;
+    for file in ["vmlinuz", "initramfs.cpio.gz"] {
+        if !dir.join(file).is_file() {
+            return Err(format!("{} has no {file}", dir.display()));
+        }
+    }
+    if std::process::Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return Err("qemu-system-x86_64 is not installed".into());
+    }
+    Ok(dir)
+}
+
+/// A real VM: QEMU (TCG) boots the project's image on the tap of a port
+/// bound to os-compute, holding the tap itself as a hypervisor does (the
+/// agent reaches it from the host side). The guest gets 192.168.1.3 by
+/// DHCP from the agent, pings its gateway and the pod on k8s-worker, and
+/// the pod reaches the VM once its group admits it. The port is ACTIVE
+/// while the VM runs and DOWN once QEMU is gone.
+#[test]
+#[ignore = "needs root, network namespaces and QEMU: run scripts/test as root"]
+fn a_qemu_vm_gets_its_address_by_dhcp_and_reaches_a_pod() -> Result<()> {
+    let image = match vm_image() {
+        Ok(dir) => dir,
+        Err(why) => {
+            eprintln!("SKIP: {why}");
+            return Ok(());
+        }
+    };
+    with_lab("q", |lab| {
+        register_nodes(lab)?;
+        for project in ["k8s-contrail", "admin", "k8s-seamless"] {
+            weft(lab, CONTROL, &["project", "create", project])?;
+        }
+        api(lab, &["vn", "create", VN, "--subnet", "192.168.1.0/24"])?;
+        let vm_port = create_port(
+            lab,
+            &[
+                "--vn",
+                VN,
+                "--name",
+                "vm",
+                "--project",
+                "admin",
+                "--host",
+                COMPUTE,
+                "--vif-type",
+                "tap",
+                "--device-owner",
+                "compute:nova",
+            ],
+        )?;
+        let pod_port = create_port(
+            lab,
+            &[
+                "--vn",
+                VN,
+                "--name",
+                "cont",
+                "--project",
+                "k8s-seamless",
+                "--host",
+                WORKER,
+                "--vif-type",
+                "veth",
+            ],
+        )?;
+        add_ingress(lab, POD_SG, &["--remote-ip", "0.0.0.0/0"])?;
+        lab.add_pod(
+            WORKER,
+            "pod",
+            &pod_port.id,
+            pod_port.mac,
+            "192.168.1.4/24".parse()?,
+            Some("192.168.1.1".parse()?),
+        )?;
+
+        // The hypervisor creates and holds the tap, named as Nova names it.
+        let tap: String = format!("tap{}", &vm_port.id[..11]);
+        let console = lab.state_dir().join("vm-console.log");
+        let mut qemu = lab
+            .exec(COMPUTE, "qemu-system-x86_64")?
+            .args([
+                "-accel",
+                "tcg",
+                "-m",
+                "256",
+                "-smp",
+                "1",
+                "-nographic",
+                "-no-reboot",
+            ])
+            .arg("-kernel")
+            .arg(image.join("vmlinuz"))
+            .arg("-initrd")
+            .arg(image.join("initramfs.cpio.gz"))
+            .args([
+                "-append",
+                "console=ttyS0 quiet panic=-1 peer=192.168.1.4 linger=30",
+            ])
+            .args([
+                "-netdev",
+                &format!("tap,id=n0,ifname={tap},script=no,downscript=no"),
+            ])
+            .args([
+                "-device",
+                &format!("virtio-net-pci,netdev=n0,mac={}", vm_port.mac),
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&console)?)
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let read = || std::fs::read_to_string(&console).unwrap_or_default();
+        let booted = wait_for("the VM to ping the pod", Duration::from_secs(120), || {
+            let log = read();
+            log.contains("WEFT-VM ping-ok peer") || log.contains("WEFT-VM ping-failed peer")
+        });
+        let log = read();
+        // Once the guest is up, the pod reaches it through the VM's group.
+        let before = ping(lab, "pod", "192.168.1.3", 2);
+        let after = add_ingress(lab, VM_SG, &["--remote-ip", "0.0.0.0/0"])
+            .and_then(|_| ping_until_ok(lab, "pod", "192.168.1.3"));
+        let running = api(lab, &["port", "show", &vm_port.id]);
+        let _ = qemu.kill();
+        let _ = qemu.wait();
+        // The hypervisor gone, its tap goes and the port is DOWN.
+        let down = wait_for("the VM port to go DOWN", Duration::from_secs(10), || {
+            api(lab, &["port", "show", &vm_port.id]).is_ok_and(|p| p["status"] == "DOWN")
+        });
+        booted.with_context(|| format!("console:\n{log}"))?;
+        ensure!(
+            log.contains("WEFT-VM dhcp-ok addr=192.168.1.3/24 router=192.168.1.1"),
+            "no DHCP lease for .3 in the console:\n{log}"
+        );
+        ensure!(
+            log.contains("WEFT-VM ping-ok gateway 192.168.1.1"),
+            "the gateway did not answer:\n{log}"
+        );
+        ensure!(
+            log.contains("WEFT-VM ping-ok peer 192.168.1.4"),
+            "the pod did not answer:\n{log}"
+        );
+        ensure!(
+            before.as_ref().is_ok_and(PingResult::none),
+            "pod → VM before the rule: {before:?}"
+        );
+        after?;
+        let running = running?;
+        ensure!(
+            running["status"] == "ACTIVE",
+            "VM port while it ran: {running}"
+        );
+        down?;
         Ok(())
     })
 }
