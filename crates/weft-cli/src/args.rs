@@ -75,6 +75,27 @@ pub enum Command {
     Flow(FlowArgs),
     /// The local agent's drop counters by reason.
     Dropstats(DropstatsArgs),
+    /// The reference topology on this machine, in network namespaces.
+    #[command(subcommand)]
+    Lab(LabCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCmd {
+    /// Build the lab, play the reference scenario (DESIGN.md §2) with a
+    /// VM and a pod stand-in, print the transcript and tear the lab down.
+    /// Exits non-zero if an expected result does not hold. Needs root.
+    Seed(LabSeedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LabSeedArgs {
+    /// Prefix of the lab's namespace names.
+    #[arg(long, default_value = "weft-")]
+    pub prefix: String,
+    /// Where the lab keeps its state and logs (removed afterwards).
+    #[arg(long, default_value = "/run/weft-lab")]
+    pub state_dir: std::path::PathBuf,
 }
 
 /// Where the local agent's introspection API is.

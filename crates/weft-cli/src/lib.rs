@@ -4,6 +4,7 @@
 
 mod args;
 mod introspect;
+mod lab;
 mod output;
 mod resources;
 mod server;
@@ -46,6 +47,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         args::Command::Nh(args) => introspect::nh(cli.output, args).await,
         args::Command::Flow(args) => introspect::flow(cli.output, args).await,
         args::Command::Dropstats(args) => introspect::dropstats(cli.output, args).await,
+        args::Command::Lab(args::LabCmd::Seed(args)) => {
+            tokio::task::spawn_blocking(move || lab::seed(args)).await?
+        }
         command => resources::run(&cli.server, cli.output, command).await,
     }
 }

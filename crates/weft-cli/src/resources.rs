@@ -52,7 +52,8 @@ pub(crate) async fn run(server: &str, format: Format, command: Command) -> anyho
         | Command::Rt(_)
         | Command::Nh(_)
         | Command::Flow(_)
-        | Command::Dropstats(_) => not_a_resource(),
+        | Command::Dropstats(_)
+        | Command::Lab(_) => not_a_resource(),
         Command::Domain(cmd) => domain(&client, format, cmd).await,
         Command::Project(cmd) => project(&client, format, cmd).await,
         Command::Vn(cmd) => vn(&client, format, cmd).await,

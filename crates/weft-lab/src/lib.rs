@@ -30,6 +30,8 @@
 //!   attaches).
 //! * [`capture`] — dumpcap on a lab interface, decoded with tshark.
 //! * [`lab`] — [`Lab`], which ties them together.
+//! * [`scenario`] — the reference scenario played in a lab, with a
+//!   transcript.
 //!
 //! Needs root (namespaces, taps), `ip` (iproute2) and, for captures,
 //! `dumpcap`/`tshark`.
@@ -39,6 +41,7 @@ pub mod fabric;
 pub mod http;
 pub mod lab;
 pub mod process;
+pub mod scenario;
 pub mod topology;
 pub mod workload;
 
@@ -79,4 +82,7 @@ pub enum LabError {
     /// A lab process did not start, answer or stay up.
     #[error("{name}: {why}")]
     Process { name: String, why: String },
+    /// An expected result of a scenario did not hold.
+    #[error("scenario: {0}")]
+    Scenario(String),
 }

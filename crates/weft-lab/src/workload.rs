@@ -142,6 +142,63 @@ pub(crate) fn create_pod_veth(
     Ok(host_if)
 }
 
+/// Runs busybox `udhcpc` in VM stand-in `vm` on its interface with an
+/// event script that applies the lease and records it, and returns the
+/// lease as `ip=… mask=… router=… mtu=…`.
+pub fn dhcp(lab: &crate::Lab, vm: &Workload) -> Result<String, LabError> {
+    let io = |what: &str| {
+        let what = what.to_owned();
+        move |source| LabError::Io { what, source }
+    };
+    let lease = lab.state_dir().join(format!("{}.lease", vm.name));
+    let script = lab.state_dir().join("udhcpc-event.sh");
+    let body = format!(
+        "#!/bin/sh\n\
+         # udhcpc event script: apply the lease and record it.\n\
+         case \"$1\" in\n\
+         deconfig) ip addr flush dev \"$interface\" ;;\n\
+         bound|renew)\n\
+           ip addr flush dev \"$interface\"\n\
+           ip addr add \"$ip/$mask\" dev \"$interface\"\n\
+           [ -n \"$mtu\" ] && ip link set \"$interface\" mtu \"$mtu\"\n\
+           [ -n \"$router\" ] && ip route replace default via \"$router\" dev \"$interface\"\n\
+           echo \"ip=$ip mask=$mask router=$router mtu=$mtu\" > {}\n\
+           ;;\n\
+         esac\n\
+         exit 0\n",
+        lease.display()
+    );
+    std::fs::write(&script, body).map_err(io("write the udhcpc event script"))?;
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(io("make the udhcpc event script executable"))?;
+    let out = lab
+        .exec(&vm.name, "busybox")?
+        .args([
+            "udhcpc",
+            "-i",
+            &vm.interface,
+            "-q",
+            "-n",
+            "-B",
+            "-t",
+            "5",
+            "-T",
+            "1",
+            "-s",
+        ])
+        .arg(&script)
+        .output()
+        .map_err(io("run busybox udhcpc"))?;
+    if !out.status.success() {
+        return Err(LabError::Command {
+            command: format!("udhcpc -i {} (in {})", vm.interface, vm.name),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    let got = std::fs::read_to_string(&lease).map_err(io("read the DHCP lease"))?;
+    Ok(format!("{} ", got.trim()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

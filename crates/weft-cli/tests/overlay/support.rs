@@ -387,52 +387,13 @@ pub(crate) fn route_label(lab: &Lab, host: &str, vrf: u32, prefix: &str) -> Resu
     Ok(route.get("label").and_then(Value::as_u64))
 }
 
-/// Runs busybox udhcpc in the VM on its tap, with a script that applies
-/// the lease and records it; checks address, router and mask.
+/// Runs busybox udhcpc in the VM on its tap (weft-lab's event script
+/// applies and records the lease); checks address, router and mask.
 pub(crate) fn dhcp(lab: &Lab, vm: &Workload, want_ip: &str, want_router: &str) -> Result<()> {
-    let lease = lab.state_dir().join(format!("{}.lease", vm.name));
-    let script = lab.state_dir().join("udhcpc.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\n\
-             # udhcpc event script: apply the lease and record what it held.\n\
-             case \"$1\" in\n\
-             deconfig) ip addr flush dev \"$interface\" ;;\n\
-             bound|renew)\n\
-               ip addr flush dev \"$interface\"\n\
-               ip addr add \"$ip/$mask\" dev \"$interface\"\n\
-               [ -n \"$router\" ] && ip route replace default via \"$router\" dev \"$interface\"\n\
-               printf 'ip=%s\\nmask=%s\\nsubnet=%s\\nrouter=%s\\n' \"$ip\" \"$mask\" \"$subnet\" \"$router\" > {}\n\
-               ;;\n\
-             esac\n\
-             exit 0\n",
-            lease.display()
-        ),
-    )?;
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
-    let out = lab
-        .exec(&vm.name, "busybox")?
-        .args([
-            "udhcpc",
-            "-i",
-            &vm.interface,
-            "-q",
-            "-n",
-            "-B",
-            "-t",
-            "5",
-            "-T",
-            "1",
-            "-s",
-        ])
-        .arg(&script)
-        .output()?;
-    ensure!(out.status.success(), "udhcpc in the VM: {}", text(&out));
-    let got = std::fs::read_to_string(&lease).context("the udhcpc script wrote no lease")?;
+    let got = weft_lab::workload::dhcp(lab, vm)?;
     let field = |k: &str| {
-        got.lines()
-            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+        got.split_whitespace()
+            .find_map(|f| f.strip_prefix(&format!("{k}=")))
             .unwrap_or_default()
             .to_owned()
     };

@@ -1,0 +1,329 @@
+//! The reference scenario (DESIGN.md §2) played in a running lab, step by
+//! step, through the real `weft` CLI, with a transcript a person can read.
+//! Every expected result is checked; the first that does not hold ends the
+//! run with [`LabError::Scenario`].
+//!
+//! The workloads are stand-ins: the VM a namespace holding the port's tap
+//! (its address by DHCP from the agent, with busybox `udhcpc`), the pod a
+//! namespace with a veth addressed as the CNI plugin does.
+
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use weft_types::MacAddr;
+
+use crate::{Lab, LabError};
+
+/// The seed's virtual network.
+pub const VN: &str = "default-domain:k8s-contrail:seamless";
+const CONTROL: &str = "cnt-control";
+const COMPUTE: &str = "os-compute";
+const WORKER: &str = "k8s-worker";
+/// The VM's project and its `default` group, which admits only members.
+const VM_PROJECT: &str = "admin";
+const VM_SG: &str = "default-domain:admin:default";
+/// The pod's project: kube-manager's namespace project, default-allow.
+const POD_PROJECT: &str = "k8s-seamless";
+const POD_SG: &str = "default-domain:k8s-seamless:default";
+
+fn fail(why: impl Into<String>) -> LabError {
+    LabError::Scenario(why.into())
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Plays the scenario in `lab` (server and agents running), writing the
+/// transcript to `out`.
+pub fn seed(lab: &mut Lab, out: &mut dyn Write) -> Result<(), LabError> {
+    let mut s = Script { lab, out };
+    s.run()
+}
+
+struct Script<'a> {
+    lab: &'a mut Lab,
+    out: &'a mut dyn Write,
+}
+
+struct Port {
+    id: String,
+    mac: MacAddr,
+    ip: Ipv4Addr,
+}
+
+impl Script<'_> {
+    fn say(&mut self, line: impl AsRef<str>) {
+        let _ = writeln!(self.out, "{}", line.as_ref());
+        let _ = self.out.flush();
+    }
+
+    fn step(&mut self, title: &str) {
+        self.say("");
+        self.say(format!("== {title}"));
+    }
+
+    /// `weft ARGS` inside `host`, echoed with its output.
+    fn weft(&mut self, host: &str, args: &[&str], show: bool) -> Result<String, LabError> {
+        let out = self
+            .lab
+            .weft(host)?
+            .args(args)
+            .output()
+            .map_err(|source| LabError::Io {
+                what: format!("run weft {}", args.join(" ")),
+                source,
+            })?;
+        if !out.status.success() {
+            return Err(fail(format!(
+                "weft {} (on {host}): {}",
+                args.join(" "),
+                text(&out)
+            )));
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if show {
+            self.say(format!("{host}$ weft {}", args.join(" ")));
+            self.say(stdout.trim_end());
+        }
+        Ok(stdout)
+    }
+
+    fn json(&mut self, host: &str, args: &[&str]) -> Result<Value, LabError> {
+        let mut all = vec!["-o", "json"];
+        all.extend_from_slice(args);
+        let out = self.weft(host, &all, false)?;
+        serde_json::from_str(&out)
+            .map_err(|e| fail(format!("weft {}: not JSON ({e}): {out}", args.join(" "))))
+    }
+
+    fn port(&mut self, args: &[&str]) -> Result<Port, LabError> {
+        let mut all = vec!["port", "create"];
+        all.extend_from_slice(args);
+        let port = self.json(CONTROL, &all)?;
+        let field = |ptr: &str| port.pointer(ptr).and_then(Value::as_str).map(str::to_owned);
+        let parse =
+            |ptr: &str| field(ptr).ok_or_else(|| fail(format!("port without {ptr}: {port}")));
+        Ok(Port {
+            id: parse("/id")?,
+            mac: parse("/mac_address")?
+                .parse()
+                .map_err(|e| fail(format!("port MAC: {e}")))?,
+            ip: parse("/fixed_ips/0/ip_address")?
+                .parse()
+                .map_err(|e| fail(format!("port address: {e}")))?,
+        })
+    }
+
+    /// busybox ping from a workload: (sent, received).
+    fn ping(&mut self, from: &str, dst: &str, count: u32) -> Result<(u32, u32), LabError> {
+        let count = count.to_string();
+        let out = self
+            .lab
+            .exec(from, "busybox")?
+            .args(["ping", "-c", &count, "-i", "0.3", "-W", "1", dst])
+            .output()
+            .map_err(|source| LabError::Io {
+                what: "run busybox ping".into(),
+                source,
+            })?;
+        let all = text(&out);
+        let line = all
+            .lines()
+            .find(|l| l.contains("packets transmitted"))
+            .ok_or_else(|| fail(format!("no ping summary: {all}")))?;
+        let numbers: Vec<u32> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        self.say(format!("{from}$ ping -c {count} {dst}: {}", line.trim()));
+        match numbers[..] {
+            [sent, received, ..] => Ok((sent, received)),
+            _ => Err(fail(format!("unreadable ping summary: {line}"))),
+        }
+    }
+
+    fn wait(
+        &mut self,
+        what: &str,
+        mut check: impl FnMut(&mut Self) -> bool,
+    ) -> Result<(), LabError> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if check(self) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err(fail(format!("timed out waiting for {what}")))
+    }
+
+    fn run(&mut self) -> Result<(), LabError> {
+        self.step("the nodes and projects");
+        let computes: Vec<(String, String)> = self
+            .lab
+            .topology()
+            .computes()
+            .map(|h| (h.name.clone(), h.underlay_ip.to_string()))
+            .collect();
+        for (name, ip) in &computes {
+            self.weft(CONTROL, &["node", "create", name, "--underlay", ip], false)?;
+        }
+        for project in ["k8s-contrail", VM_PROJECT, POD_PROJECT] {
+            self.weft(CONTROL, &["project", "create", project], false)?;
+        }
+        self.weft(CONTROL, &["node", "list"], true)?;
+
+        self.step("1. the virtual network");
+        self.weft(
+            CONTROL,
+            &["vn", "create", VN, "--subnet", "192.168.1.0/24"],
+            true,
+        )?;
+        let vn = self.json(CONTROL, &["vn", "show", VN])?;
+        let vrf = vn["vn_id"]
+            .as_u64()
+            .ok_or_else(|| fail(format!("VN without vn_id: {vn}")))?
+            .to_string();
+
+        self.step("2. a VM on os-compute (address by DHCP from the agent)");
+        let vm_port = self.port(&[
+            "--vn",
+            VN,
+            "--name",
+            "vm",
+            "--project",
+            VM_PROJECT,
+            "--host",
+            COMPUTE,
+            "--vif-type",
+            "tap",
+            "--device-owner",
+            "compute:nova",
+        ])?;
+        let vm = self.lab.add_vm(COMPUTE, "vm", &vm_port.id)?;
+        self.lab.plug_vm(&vm, vm_port.mac)?;
+        let lease = crate::workload::dhcp(self.lab, &vm)?;
+        self.say(format!("vm$ udhcpc -i {}: {lease}", vm.interface));
+        if !lease.contains("ip=192.168.1.3 ") || !lease.contains("router=192.168.1.1") {
+            return Err(fail(format!(
+                "the VM's lease is not 192.168.1.3 via .1: {lease}"
+            )));
+        }
+
+        self.step("3. a pod on k8s-worker (same network, same IPAM)");
+        let pod_port = self.port(&[
+            "--vn",
+            VN,
+            "--name",
+            "cont",
+            "--project",
+            POD_PROJECT,
+            "--host",
+            WORKER,
+            "--vif-type",
+            "veth",
+        ])?;
+        if pod_port.ip != Ipv4Addr::new(192, 168, 1, 4) {
+            return Err(fail(format!(
+                "the pod got {}, not 192.168.1.4",
+                pod_port.ip
+            )));
+        }
+        // kube-manager's namespace group admits everything.
+        self.weft(
+            CONTROL,
+            &[
+                "sg",
+                "rule",
+                "add",
+                POD_SG,
+                "--direction",
+                "ingress",
+                "--remote-ip",
+                "0.0.0.0/0",
+            ],
+            false,
+        )?;
+        self.lab.add_pod(
+            WORKER,
+            "cont",
+            &pod_port.id,
+            pod_port.mac,
+            "192.168.1.4/24"
+                .parse()
+                .map_err(|e| fail(format!("pod address: {e}")))?,
+            Some(Ipv4Addr::new(192, 168, 1, 1)),
+        )?;
+        self.wait("both ports ACTIVE", |s| {
+            [&vm_port.id, &pod_port.id].iter().all(|id| {
+                s.json(CONTROL, &["port", "show", id])
+                    .is_ok_and(|p| p["status"] == "ACTIVE")
+            })
+        })?;
+        self.weft(CONTROL, &["port", "list", "--vn", VN], true)?;
+
+        self.step("4. both vRouters route to the other workload through a tunnel");
+        for (host, prefix) in [(WORKER, "192.168.1.3/32"), (COMPUTE, "192.168.1.4/32")] {
+            self.wait(&format!("{host} to learn {prefix}"), |s| {
+                s.json(host, &["rt", "--get", prefix, "--vrf", &vrf])
+                    .is_ok_and(|r| r.get("label").is_some_and(|l| !l.is_null()))
+            })?;
+            self.weft(host, &["rt", "--get", prefix, "--vrf", &vrf], true)?;
+        }
+        let route = self.json(WORKER, &["rt", "--get", "192.168.1.3/32", "--vrf", &vrf])?;
+        let nh = route["nh"]
+            .as_u64()
+            .ok_or_else(|| fail(format!("route without next hop: {route}")))?
+            .to_string();
+        let shown = self.weft(WORKER, &["nh", "--get", &nh], true)?;
+        for want in ["Tunnel", "MPLSoUDP", "192.168.200.14", "192.168.200.13"] {
+            if !shown.contains(want) {
+                return Err(fail(format!(
+                    "next hop {nh} on k8s-worker does not show {want}"
+                )));
+            }
+        }
+
+        self.step("5. pod → VM is refused by the VM's default group");
+        let (sent, received) = self.ping("cont", "192.168.1.3", 3)?;
+        if received != 0 || sent == 0 {
+            return Err(fail("the pod reached the VM before any rule admitted it"));
+        }
+
+        self.step("6. an ingress rule on the VM's group, and the pings pass");
+        self.weft(
+            CONTROL,
+            &[
+                "sg",
+                "rule",
+                "add",
+                VM_SG,
+                "--direction",
+                "ingress",
+                "--remote-ip",
+                "0.0.0.0/0",
+            ],
+            true,
+        )?;
+        self.wait("pod → VM to answer", |s| {
+            s.ping("cont", "192.168.1.3", 2)
+                .is_ok_and(|(n, r)| n > 0 && r == n)
+        })?;
+        let (sent, received) = self.ping("vm", "192.168.1.4", 3)?;
+        if sent == 0 || received != sent {
+            return Err(fail("the VM does not reach the pod"));
+        }
+        self.weft(WORKER, &["flow", "-l"], true)?;
+        self.say("");
+        self.say("seed scenario: every expected result held");
+        Ok(())
+    }
+}
