@@ -82,20 +82,53 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum LabCmd {
-    /// Build the lab, play the reference scenario (DESIGN.md §2) with a
-    /// VM and a pod stand-in, print the transcript and tear the lab down.
-    /// Exits non-zero if an expected result does not hold. Needs root.
-    Seed(LabSeedArgs),
+    /// Build the reference topology (DESIGN.md §2) in network namespaces
+    /// and start `weft server` and one `weft agent` per compute node; the
+    /// lab stays up for the commands below. Needs root.
+    Up(LabArgs),
+    /// Play a scenario in the lab that is up.
+    #[command(subcommand)]
+    Scenario(LabScenarioCmd),
+    /// Hosts and workloads of the lab, with the processes inside them.
+    Status(LabArgs),
+    /// Run a command inside a lab host or workload (`cnt-control`,
+    /// `os-compute`, `k8s-worker`, `vm`, `cont`, …), with `WEFT_SERVER` and
+    /// `WEFT_AGENT` set for the `weft` CLI.
+    Exec(LabExecArgs),
+    /// Stop the lab's processes and remove its namespaces and state (a
+    /// no-op when nothing is up; also cleans up after a crash).
+    Down(LabArgs),
+    /// `up`, `scenario seed` and `down` in one: the reference scenario from
+    /// nothing to nothing, exiting non-zero if a result does not hold.
+    Seed(LabArgs),
 }
 
-#[derive(Debug, Args)]
-pub struct LabSeedArgs {
+#[derive(Debug, Subcommand)]
+pub enum LabScenarioCmd {
+    /// DESIGN.md §2 with a VM and a pod stand-in, as a transcript; exits
+    /// non-zero if an expected result does not hold.
+    Seed(LabArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LabArgs {
     /// Prefix of the lab's namespace names.
     #[arg(long, default_value = "weft-")]
     pub prefix: String,
-    /// Where the lab keeps its state and logs (removed afterwards).
+    /// Where labs keep their state and logs (a directory per lab).
     #[arg(long, default_value = "/run/weft-lab")]
     pub state_dir: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LabExecArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// The host or workload.
+    pub name: String,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
 }
 
 /// Where the local agent's introspection API is.

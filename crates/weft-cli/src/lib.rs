@@ -47,9 +47,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         args::Command::Nh(args) => introspect::nh(cli.output, args).await,
         args::Command::Flow(args) => introspect::flow(cli.output, args).await,
         args::Command::Dropstats(args) => introspect::dropstats(cli.output, args).await,
-        args::Command::Lab(args::LabCmd::Seed(args)) => {
-            tokio::task::spawn_blocking(move || lab::seed(args)).await?
-        }
+        args::Command::Lab(cmd) => tokio::task::spawn_blocking(move || lab::run(cmd)).await?,
         command => resources::run(&cli.server, cli.output, command).await,
     }
 }

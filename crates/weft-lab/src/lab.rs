@@ -107,6 +107,51 @@ impl Lab {
         Ok(lab)
     }
 
+    /// Takes hold of the lab of `topology`'s prefix that an earlier
+    /// process brought up and left running ([`Lab::leave_running`]): its
+    /// namespaces are opened, its processes are left alone. Dropping the
+    /// handle changes nothing; [`Lab::down`] tears the lab down.
+    pub fn attach(topology: Topology, config: LabConfig) -> Result<Lab, LabError> {
+        let names = fabric::lab_namespaces(topology.prefix());
+        let fabric_ns = topology.netns("fabric");
+        if !names.contains(&fabric_ns) {
+            return Err(LabError::Topology(format!(
+                "no lab {:?} is up (no namespace {fabric_ns})",
+                topology.prefix()
+            )));
+        }
+        let mut netns = BTreeMap::new();
+        for name in names {
+            let ns = Netns::open(&name)?;
+            netns.insert(name, ns);
+        }
+        Ok(Lab {
+            topology,
+            config,
+            netns,
+            server: None,
+            agents: BTreeMap::new(),
+            workloads: BTreeMap::new(),
+            captures: AtomicU32::new(0),
+            down: true,
+        })
+    }
+
+    /// Leaves the lab up after this handle goes: the processes keep
+    /// running, the namespaces and the state dir stay. Returns the PIDs
+    /// left running, by process name.
+    pub fn leave_running(mut self) -> Vec<(String, u32)> {
+        self.down = true;
+        let mut pids = Vec::new();
+        if let Some(server) = self.server.take() {
+            pids.push((server.name().to_owned(), server.release()));
+        }
+        for (_, agent) in std::mem::take(&mut self.agents) {
+            pids.push((agent.name().to_owned(), agent.release()));
+        }
+        pids
+    }
+
     pub fn topology(&self) -> &Topology {
         &self.topology
     }

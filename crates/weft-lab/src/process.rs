@@ -19,6 +19,8 @@ pub struct Process {
     name: String,
     child: Child,
     log: PathBuf,
+    /// Left running on purpose ([`Process::release`]): not killed on drop.
+    released: bool,
 }
 
 /// `ip netns exec NS program`: a command that runs inside `netns`.
@@ -60,6 +62,7 @@ impl Process {
             name: name.to_owned(),
             child,
             log: log.to_owned(),
+            released: false,
         })
     }
 
@@ -139,8 +142,20 @@ impl Process {
     }
 }
 
+impl Process {
+    /// Leaves the process running when this handle goes (a lab left up
+    /// for later commands); returns its PID. [`crate::teardown`] still
+    /// finds it by its namespace.
+    pub fn release(mut self) -> u32 {
+        self.released = true;
+        self.pid()
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
-        self.kill();
+        if !self.released {
+            self.kill();
+        }
     }
 }
