@@ -47,7 +47,7 @@ pub use auth::{Auth, Identity, NOAUTH_PROJECT};
 pub use backend::{Backend, SubmitError, Submitted};
 pub use error::{NeutronError, Resource};
 pub use extensions::aliases as extension_aliases;
-pub use keystone::{Keystone, KeystoneConfig, TokenError, TokenInfo, TokenValidator};
+pub use keystone::{Keystone, KeystoneConfig, TokenError, TokenInfo, TokenValidator, Validation};
 
 /// The default listen address of the Neutron API (Neutron's port).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9696";
