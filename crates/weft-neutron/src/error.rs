@@ -78,6 +78,17 @@ impl NeutronError {
             ModelError::Invalid { field, reason } => {
                 NeutronError::invalid(format!("{}: {reason}", neutron_field(field)))
             }
+            ModelError::Conflict { reason, .. }
+                if resource == Resource::SecurityGroupRule
+                    && reason.starts_with("an identical rule") =>
+            {
+                let id = reason.rsplit(' ').next().unwrap_or_default();
+                NeutronError::new(
+                    StatusCode::CONFLICT,
+                    "SecurityGroupRuleExists",
+                    format!("Security group rule already exists. Rule id is {id}."),
+                )
+            }
             ModelError::Conflict { field, reason } => {
                 let kind = match (resource, field.as_str()) {
                     (Resource::SecurityGroupRule, _) => "SecurityGroupRuleExists",
