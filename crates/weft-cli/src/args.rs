@@ -206,6 +206,28 @@ pub struct ServerArgs {
     /// Seconds a lost agent's routes stay advertised.
     #[arg(long, default_value_t = 30)]
     pub grace_seconds: u64,
+    /// Also serve the OpenStack Neutron v2.0 API; without a value on
+    /// 127.0.0.1:9696. Needs --keystone-url or --neutron-noauth.
+    #[arg(long, num_args = 0..=1, default_missing_value = "127.0.0.1:9696")]
+    pub neutron_listen: Option<SocketAddr>,
+    /// Development only: no tokens; every Neutron request is admin, in the
+    /// project named by X-Project-Id (Neutron's noauth).
+    #[arg(long, conflicts_with = "keystone_url")]
+    pub neutron_noauth: bool,
+    /// Keystone's endpoint (without /v3) for validating Neutron tokens.
+    #[arg(long, env = "WEFT_KEYSTONE_URL")]
+    pub keystone_url: Option<String>,
+    /// The service user weft validates tokens as.
+    #[arg(long, env = "WEFT_KEYSTONE_USER", default_value = "neutron")]
+    pub keystone_user: String,
+    #[arg(long, env = "WEFT_KEYSTONE_PASSWORD", hide_env_values = true)]
+    pub keystone_password: Option<String>,
+    /// The service user's project.
+    #[arg(long, env = "WEFT_KEYSTONE_PROJECT", default_value = "service")]
+    pub keystone_project: String,
+    /// The Keystone domain of the service user and its project.
+    #[arg(long, env = "WEFT_KEYSTONE_DOMAIN", default_value = "Default")]
+    pub keystone_domain: String,
 }
 
 #[derive(Debug, Args)]

@@ -1,12 +1,14 @@
 //! `weft server` and `weft agent`: the two long-running processes.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
-use weft_server::{ControlConfig, Server, ServerConfig};
+use weft_neutron::{Auth, Keystone, KeystoneConfig};
+use weft_server::{ControlConfig, NeutronConfig, Server, ServerConfig};
 
 use crate::args::{AgentArgs, ServerArgs};
 
@@ -34,7 +36,7 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static
 pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<()> {
     init_logging();
     let config = ServerConfig {
-        data_dir: args.data_dir,
+        data_dir: args.data_dir.clone(),
         listen: args.listen,
     };
     let mut server = Server::bind(&config).await.with_context(|| {
@@ -43,7 +45,7 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<()> {
             config.data_dir.display()
         )
     })?;
-    if let (Some(listen), Some(token)) = (args.control_listen, args.token) {
+    if let (Some(listen), Some(token)) = (args.control_listen, args.token.clone()) {
         let control = ControlConfig {
             listen,
             token,
@@ -52,10 +54,46 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<()> {
         server = server.with_control(control).await?;
         tracing::info!(%listen, "control node listening for agents");
     }
+    if let Some(listen) = args.neutron_listen {
+        let auth = neutron_auth(&args).await?;
+        server = server.with_neutron(NeutronConfig { listen, auth }).await?;
+        tracing::info!(%listen, "Neutron API listening");
+    }
     let addr = server.local_addr()?;
     tracing::info!(%addr, store = %config.data_dir.join("weft.db").display(), "weft server listening");
     server.serve(shutdown_signal()?).await?;
     Ok(())
+}
+
+/// How the Neutron API authenticates, from the flags.
+async fn neutron_auth(args: &ServerArgs) -> anyhow::Result<Auth> {
+    if args.neutron_noauth {
+        tracing::warn!("the Neutron API runs without authentication (--neutron-noauth)");
+        return Ok(Auth::NoAuth);
+    }
+    let Some(url) = args.keystone_url.clone() else {
+        anyhow::bail!(
+            "--neutron-listen needs --keystone-url (or --neutron-noauth for development)"
+        );
+    };
+    let password = args
+        .keystone_password
+        .clone()
+        .context("--keystone-url needs --keystone-password (or WEFT_KEYSTONE_PASSWORD)")?;
+    let keystone = Keystone::new(KeystoneConfig {
+        url,
+        user: args.keystone_user.clone(),
+        password,
+        project: args.keystone_project.clone(),
+        user_domain: args.keystone_domain.clone(),
+        project_domain: args.keystone_domain.clone(),
+    })?;
+    // Fetched now to report a misconfiguration early; it is fetched again
+    // on first use if Keystone is not up yet.
+    if let Err(e) = keystone.service_token(None).await {
+        tracing::warn!(error = %e, "cannot get a service token from Keystone yet");
+    }
+    Ok(Auth::Keystone(Arc::new(keystone)))
 }
 
 pub(crate) async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {

@@ -13,6 +13,7 @@ pub mod control;
 mod error;
 pub mod extract;
 mod http;
+mod neutron;
 pub mod openapi;
 mod watch;
 pub mod writer;
@@ -69,6 +70,15 @@ pub struct Server {
     listener: TcpListener,
     closing: tokio::sync::watch::Sender<bool>,
     control: Option<(TcpListener, ControlSettings)>,
+    neutron: Option<(TcpListener, weft_neutron::Auth)>,
+}
+
+/// Where the Neutron API listens and how it authenticates.
+#[derive(Clone, Debug)]
+pub struct NeutronConfig {
+    /// Neutron's usual address is 127.0.0.1:9696 ([`weft_neutron::DEFAULT_LISTEN`]).
+    pub listen: SocketAddr,
+    pub auth: weft_neutron::Auth,
 }
 
 /// The control node's listener and credentials.
@@ -117,6 +127,7 @@ impl Server {
             listener,
             closing,
             control: None,
+            neutron: None,
         })
     }
 
@@ -133,6 +144,27 @@ impl Server {
         settings.grace = config.grace;
         self.control = Some((listener, settings));
         Ok(self)
+    }
+
+    /// Also serves the OpenStack Neutron v2.0 API on `config.listen`, over
+    /// the same model and writer as the native API.
+    pub async fn with_neutron(mut self, config: NeutronConfig) -> Result<Server, ServerError> {
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        self.neutron = Some((listener, config.auth));
+        Ok(self)
+    }
+
+    /// The Neutron API's address, if it is served.
+    pub fn neutron_addr(&self) -> Option<SocketAddr> {
+        self.neutron
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
     }
 
     /// The control node's address, if it is served.
@@ -166,6 +198,20 @@ impl Server {
             }
             None => None,
         };
+        let neutron = self.neutron.map(|(listener, auth)| {
+            let backend = neutron::ModelBackend {
+                writer: self.state.writer.clone(),
+                view: self.state.view.clone(),
+            };
+            let router = weft_neutron::router(Arc::new(backend), auth);
+            let serving =
+                axum::serve(listener, router).with_graceful_shutdown(closed(closing.subscribe()));
+            tokio::spawn(async move {
+                if let Err(e) = serving.await {
+                    tracing::error!(error = %e, "the Neutron API failed");
+                }
+            })
+        });
         let rest = axum::serve(self.listener, http::router(self.state))
             .with_graceful_shutdown(closed(closing.subscribe()));
         tokio::spawn(async move {
@@ -174,7 +220,7 @@ impl Server {
             // hold the shutdown open.
             let _ = closing.send(true);
         });
-        match control {
+        let result = match control {
             Some(control) => {
                 let (rest, control) = tokio::join!(rest.into_future(), control);
                 rest.map_err(ServerError::Serve)?;
@@ -182,6 +228,10 @@ impl Server {
                 Ok(())
             }
             None => rest.await.map_err(ServerError::Serve),
+        };
+        if let Some(neutron) = neutron {
+            let _ = neutron.await;
         }
+        result
     }
 }

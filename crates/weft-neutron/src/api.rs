@@ -1,0 +1,410 @@
+//! The HTTP handlers: authentication, the caller's project, and CRUD for
+//! each resource over the backend.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+use weft_model::{Command, CreateProject, Kind, Model, Object, Ref};
+use weft_types::{DEFAULT_DOMAIN, FqName};
+
+use crate::auth::Auth;
+use crate::backend::{Backend, SubmitError, read};
+use crate::body::{Attrs, creatable, create_items, updatable, update_item};
+use crate::convert::{self, Caller, owner, visible};
+use crate::error::{NeutronError, Resource};
+use crate::query::{ListQuery, fields_only};
+use crate::render;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct NeutronState {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) auth: Auth,
+}
+
+impl std::fmt::Debug for NeutronState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NeutronState")
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NeutronState {
+    pub fn new(backend: Arc<dyn Backend>, auth: Auth) -> Self {
+        NeutronState { backend, auth }
+    }
+
+    /// Authenticates the request and finds (or makes) the caller's project.
+    pub(crate) async fn caller(&self, headers: &HeaderMap) -> Result<Caller, NeutronError> {
+        let identity = self.auth.identify(headers).await?;
+        let project = self
+            .project(&identity.project_id, &identity.project_name)
+            .await?;
+        Ok(Caller {
+            project,
+            is_admin: identity.is_admin,
+        })
+    }
+
+    /// The weft project of an orchestrator's project, made on first use
+    /// (with its `default` security group) as `default-domain:<name>`.
+    pub(crate) async fn project(&self, external: &str, name: &str) -> Result<Uuid, NeutronError> {
+        if let Some(id) = read(self.backend.as_ref(), |m| find_project(m, external, name)) {
+            return Ok(id);
+        }
+        let component = if FqName::project(DEFAULT_DOMAIN, name).is_ok() {
+            name
+        } else {
+            external
+        };
+        let fq_name = FqName::project(DEFAULT_DOMAIN, component)
+            .map_err(|e| NeutronError::invalid(format!("project '{external}': {e}")))?;
+        let command = Command::CreateProject(CreateProject {
+            fq_name,
+            id: Uuid::try_parse(external).ok(),
+            description: String::new(),
+            tags: Vec::new(),
+            external_id: Some(external.to_owned()),
+        });
+        match self.backend.submit(command).await {
+            Ok(object) => Ok(object.id()),
+            Err(error) => {
+                // Another request may have made it meanwhile.
+                read(self.backend.as_ref(), |m| find_project(m, external, name))
+                    .ok_or_else(|| NeutronError::from_submit(error, Resource::Network))
+            }
+        }
+    }
+}
+
+/// A project by the orchestrator's id, by weft's id, or by name.
+fn find_project(model: &Model, external: &str, name: &str) -> Option<Uuid> {
+    if let Some(p) = model
+        .projects()
+        .find(|p| p.external_id.as_deref() == Some(external))
+    {
+        return Some(p.meta.id);
+    }
+    if let Ok(id) = Uuid::try_parse(external)
+        && model.get(Kind::Project, id).is_some()
+    {
+        return Some(id);
+    }
+    let fq = FqName::project(DEFAULT_DOMAIN, name).ok()?;
+    model.resolve(Kind::Project, &Ref::Name(fq), "").ok()
+}
+
+fn render(model: &Model, object: &Object) -> Option<Map<String, Value>> {
+    Some(match object {
+        Object::VirtualNetwork(n) => render::network(model, n),
+        Object::Subnet(s) => render::subnet(model, s),
+        Object::Port(p) => render::port(model, p),
+        Object::SecurityGroup(g) => render::security_group(model, g),
+        Object::SecurityGroupRule(r) => render::security_group_rule(model, r),
+        _ => return None,
+    })
+}
+
+fn all(model: &Model, resource: Resource) -> Vec<Object> {
+    match resource {
+        Resource::Network => model
+            .networks()
+            .cloned()
+            .map(Object::VirtualNetwork)
+            .collect(),
+        Resource::Subnet => model.subnets().cloned().map(Object::Subnet).collect(),
+        Resource::Port => model.ports().cloned().map(Object::Port).collect(),
+        Resource::SecurityGroup => model
+            .security_groups()
+            .cloned()
+            .map(Object::SecurityGroup)
+            .collect(),
+        Resource::SecurityGroupRule => model
+            .security_group_rules()
+            .cloned()
+            .map(Object::SecurityGroupRule)
+            .collect(),
+    }
+}
+
+/// A path id: anything but a UUID (a name, say) is simply not found, so
+/// clients fall back to `?name=`.
+fn path_id(resource: Resource, text: &str) -> Result<Uuid, NeutronError> {
+    Uuid::try_parse(text).map_err(|_| NeutronError::not_found(resource, text))
+}
+
+fn parse_body(bytes: &Bytes) -> Result<Value, NeutronError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| NeutronError::bad_request(format!("Malformed request body: {e}")))
+}
+
+fn collection_url(headers: &HeaderMap, resource: Resource) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}/v2.0/{}", resource.path())
+}
+
+pub(crate) async fn list(
+    resource: Resource,
+    state: NeutronState,
+    headers: HeaderMap,
+    raw: Option<String>,
+) -> Result<Response, NeutronError> {
+    let caller = state.caller(&headers).await?;
+    let query = ListQuery::parse(raw.as_deref().unwrap_or(""), render::attributes(resource))?;
+    let page = read(state.backend.as_ref(), |model| {
+        let items: Vec<Map<String, Value>> = all(model, resource)
+            .iter()
+            .filter(|o| owner(model, o).is_some_and(|(p, shared)| caller.sees(p, shared)))
+            .filter_map(|o| render(model, o))
+            .filter(|o| query.matches(o))
+            .collect();
+        query.page(items, &collection_url(&headers, resource))
+    });
+    let mut body = Map::new();
+    body.insert(resource.plural().into(), Value::Array(page.items));
+    if let Some(links) = page.links {
+        body.insert(format!("{}_links", resource.plural()), Value::Array(links));
+    }
+    Ok(Json(Value::Object(body)).into_response())
+}
+
+pub(crate) async fn show(
+    resource: Resource,
+    state: NeutronState,
+    headers: HeaderMap,
+    id: String,
+    raw: Option<String>,
+) -> Result<Response, NeutronError> {
+    let caller = state.caller(&headers).await?;
+    let id = path_id(resource, &id)?;
+    let fields = fields_only(raw.as_deref().unwrap_or(""));
+    let object = read(state.backend.as_ref(), |model| {
+        let object = visible(model, &caller, resource, id)?;
+        render(model, &object).ok_or_else(|| NeutronError::not_found(resource, id))
+    })?;
+    let object: Map<String, Value> = if fields.is_empty() {
+        object
+    } else {
+        object
+            .into_iter()
+            .filter(|(k, _)| fields.contains(k))
+            .collect()
+    };
+    Ok(Json(json!({resource.singular(): object})).into_response())
+}
+
+/// The project a create puts its object in: the caller's, or for an
+/// admin, the one the body names.
+async fn target_project(
+    state: &NeutronState,
+    caller: &Caller,
+    attrs: &Attrs,
+) -> Result<Uuid, NeutronError> {
+    let Some(named) = attrs.project()? else {
+        return Ok(caller.project);
+    };
+    let own = read(state.backend.as_ref(), |m| {
+        render::project_ref(m, caller.project)
+    });
+    if named == own {
+        return Ok(caller.project);
+    }
+    if !caller.is_admin {
+        return Err(NeutronError::bad_request(
+            "Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin privileges",
+        ));
+    }
+    state.project(&named, &named).await
+}
+
+async fn create_one(
+    resource: Resource,
+    state: &NeutronState,
+    caller: &Caller,
+    item: Value,
+) -> Result<Object, NeutronError> {
+    let attrs = Attrs::new(item, resource, creatable(resource), "POST")?;
+    let project = target_project(state, caller, &attrs).await?;
+    let command = read(state.backend.as_ref(), |model| match resource {
+        Resource::Network => convert::create_network(model, caller, project, &attrs),
+        Resource::Subnet => convert::create_subnet(model, caller, &attrs),
+        Resource::Port => convert::create_port(model, caller, project, &attrs),
+        Resource::SecurityGroup => convert::create_group(model, project, &attrs),
+        Resource::SecurityGroupRule => convert::create_rule(model, caller, &attrs),
+    })?;
+    submit(state, resource, command).await
+}
+
+async fn submit(
+    state: &NeutronState,
+    resource: Resource,
+    command: Command,
+) -> Result<Object, NeutronError> {
+    state
+        .backend
+        .submit(command)
+        .await
+        .map_err(|e: SubmitError| NeutronError::from_submit(e, resource))
+}
+
+pub(crate) async fn create(
+    resource: Resource,
+    state: NeutronState,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, NeutronError> {
+    let caller = state.caller(&headers).await?;
+    let (items, bulk) = create_items(parse_body(&bytes)?, resource)?;
+    let mut made: Vec<Object> = Vec::with_capacity(items.len());
+    for item in items {
+        match create_one(resource, &state, &caller, item).await {
+            Ok(object) => made.push(object),
+            Err(error) => {
+                // A bulk create is all or nothing: undo what was made.
+                for object in made.iter().rev() {
+                    if let Err(e) = state
+                        .backend
+                        .submit(convert::delete(resource, object.id()))
+                        .await
+                    {
+                        tracing::warn!(error = %e, id = %object.id(), "cannot undo part of a bulk create");
+                    }
+                }
+                return Err(error);
+            }
+        }
+    }
+    let rendered: Vec<Value> = read(state.backend.as_ref(), |model| {
+        made.iter()
+            .filter_map(|o| {
+                // Re-read: a later item may have changed an earlier one's view
+                // (a subnet adds itself to its network).
+                let current = model.get(o.kind(), o.id()).unwrap_or_else(|| o.clone());
+                render(model, &current).map(Value::Object)
+            })
+            .collect()
+    });
+    let body = if bulk {
+        json!({resource.plural(): rendered})
+    } else {
+        json!({resource.singular(): rendered.into_iter().next().unwrap_or(Value::Null)})
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+pub(crate) async fn update(
+    resource: Resource,
+    state: NeutronState,
+    headers: HeaderMap,
+    id: String,
+    bytes: Bytes,
+) -> Result<Response, NeutronError> {
+    let caller = state.caller(&headers).await?;
+    let id = path_id(resource, &id)?;
+    let item = update_item(parse_body(&bytes)?, resource)?;
+    let attrs = Attrs::new(item, resource, updatable(resource), "PUT")?;
+    let command = read(state.backend.as_ref(), |model| {
+        let object = visible(model, &caller, resource, id)?;
+        let (project, _) = owner(model, &object).unwrap_or((caller.project, false));
+        if project != caller.project && !caller.is_admin {
+            // Seen (shared) but not owned.
+            return Err(NeutronError::policy(&format!(
+                "update_{}",
+                resource.singular()
+            )));
+        }
+        match (resource, &object) {
+            (Resource::Network, _) => convert::update_network(model, &caller, id, project, &attrs),
+            (Resource::Subnet, _) => convert::update_subnet(id, &attrs),
+            (Resource::Port, _) => convert::update_port(&caller, id, &attrs),
+            (Resource::SecurityGroup, Object::SecurityGroup(g)) => {
+                let current = render::display_name(g.name(), id);
+                convert::update_group(model, id, project, &current, &attrs)
+            }
+            _ => Err(NeutronError::bad_request(format!(
+                "{} cannot be updated",
+                resource.plural()
+            ))),
+        }
+    })?;
+    let object = submit(&state, resource, command).await?;
+    let rendered = read(state.backend.as_ref(), |model| render(model, &object));
+    Ok(Json(json!({resource.singular(): rendered})).into_response())
+}
+
+pub(crate) async fn delete(
+    resource: Resource,
+    state: NeutronState,
+    headers: HeaderMap,
+    id: String,
+) -> Result<Response, NeutronError> {
+    let caller = state.caller(&headers).await?;
+    let id = path_id(resource, &id)?;
+    read(state.backend.as_ref(), |model| {
+        let object = visible(model, &caller, resource, id)?;
+        let (project, _) = owner(model, &object).unwrap_or((caller.project, false));
+        if project != caller.project && !caller.is_admin {
+            return Err(NeutronError::policy(&format!(
+                "delete_{}",
+                resource.singular()
+            )));
+        }
+        Ok(())
+    })?;
+    submit(&state, resource, convert::delete(resource, id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Handlers bound to one resource, for the router.
+pub(crate) mod bound {
+    use super::*;
+
+    pub(crate) fn list(
+        r: Resource,
+    ) -> impl Fn(State<NeutronState>, HeaderMap, RawQuery) -> futures_like::Fut + Clone {
+        move |State(s), h, RawQuery(q)| Box::pin(super::list(r, s, h, q))
+    }
+
+    pub(crate) fn show(
+        r: Resource,
+    ) -> impl Fn(State<NeutronState>, HeaderMap, Path<String>, RawQuery) -> futures_like::Fut + Clone
+    {
+        move |State(s), h, Path(id), RawQuery(q)| Box::pin(super::show(r, s, h, id, q))
+    }
+
+    pub(crate) fn create(
+        r: Resource,
+    ) -> impl Fn(State<NeutronState>, HeaderMap, Bytes) -> futures_like::Fut + Clone {
+        move |State(s), h, b| Box::pin(super::create(r, s, h, b))
+    }
+
+    pub(crate) fn update(
+        r: Resource,
+    ) -> impl Fn(State<NeutronState>, HeaderMap, Path<String>, Bytes) -> futures_like::Fut + Clone
+    {
+        move |State(s), h, Path(id), b| Box::pin(super::update(r, s, h, id, b))
+    }
+
+    pub(crate) fn delete(
+        r: Resource,
+    ) -> impl Fn(State<NeutronState>, HeaderMap, Path<String>) -> futures_like::Fut + Clone {
+        move |State(s), h, Path(id)| Box::pin(super::delete(r, s, h, id))
+    }
+
+    pub(crate) mod futures_like {
+        use super::*;
+        pub(crate) type Fut = std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Response, NeutronError>> + Send>,
+        >;
+    }
+}

@@ -1,0 +1,105 @@
+//! `GET /v2.0/extensions`: exactly the extensions implemented, so clients
+//! and tempest skip what weft does not do rather than fail on it.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::api::NeutronState;
+use crate::error::NeutronError;
+
+/// (alias, name, description)
+const EXTENSIONS: [(&str, &str, &str); 11] = [
+    (
+        "security-group",
+        "security-group",
+        "The security groups extension.",
+    ),
+    (
+        "binding",
+        "Port Binding",
+        "Expose port bindings of a virtual port to external application",
+    ),
+    ("port-security", "Port Security", "Provides port security"),
+    (
+        "allowed-address-pairs",
+        "Allowed Address Pairs",
+        "Provides allowed address pairs",
+    ),
+    (
+        "pagination",
+        "Pagination support",
+        "Extension that indicates that pagination is enabled.",
+    ),
+    (
+        "sorting",
+        "Sorting support",
+        "Extension that indicates that sorting is enabled.",
+    ),
+    (
+        "filter-validation",
+        "Filter parameters validation",
+        "Provides validation on filter parameters.",
+    ),
+    (
+        "project-id",
+        "project_id field enabled",
+        "Extension that indicates that project_id field is enabled.",
+    ),
+    (
+        "standard-attr-description",
+        "standard-attr-description",
+        "Extension to add descriptions to standard attributes",
+    ),
+    (
+        "standard-attr-timestamp",
+        "Resource timestamps",
+        "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.",
+    ),
+    (
+        "standard-attr-revisions",
+        "Resource revision numbers",
+        "This extension will display the revision number of neutron resources.",
+    ),
+];
+
+fn entry((alias, name, description): (&str, &str, &str)) -> Value {
+    json!({
+        "alias": alias,
+        "name": name,
+        "description": description,
+        "updated": "2025-01-01T00:00:00-00:00",
+        "links": [],
+    })
+}
+
+/// The aliases served, for configuring clients (tempest's `api_extensions`).
+pub fn aliases() -> Vec<&'static str> {
+    EXTENSIONS.iter().map(|e| e.0).collect()
+}
+
+pub(crate) async fn list(
+    State(state): State<NeutronState>,
+    headers: HeaderMap,
+) -> Result<Response, NeutronError> {
+    state.auth.identify(&headers).await?;
+    let list: Vec<Value> = EXTENSIONS.into_iter().map(entry).collect();
+    Ok(axum::Json(json!({"extensions": list})).into_response())
+}
+
+pub(crate) async fn show(
+    State(state): State<NeutronState>,
+    headers: HeaderMap,
+    Path(alias): Path<String>,
+) -> Result<Response, NeutronError> {
+    state.auth.identify(&headers).await?;
+    match EXTENSIONS.into_iter().find(|e| e.0 == alias) {
+        Some(e) => Ok(axum::Json(json!({"extension": entry(e)})).into_response()),
+        None => Err(NeutronError::new(
+            StatusCode::NOT_FOUND,
+            "ExtensionNotFound",
+            format!("Extension with alias {alias} does not exist"),
+        )),
+    }
+}

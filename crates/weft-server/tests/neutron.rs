@@ -1,0 +1,707 @@
+//! The Neutron API of an in-process server, over HTTP: CRUD of every
+//! resource, bulk create, filters, fields, pagination, sorting, the error
+//! envelope, project isolation (with a fake Keystone), and the one IPAM
+//! shared with `/v1`.
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use weft_neutron::{Auth, TokenError, TokenInfo, TokenValidator, Validation};
+use weft_server::{NeutronConfig, Server};
+use weft_store::MemoryStore;
+
+/// A `weft server` with the Neutron API, stopped when dropped.
+struct Running {
+    v1: String,
+    neutron: String,
+    http: reqwest::Client,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Running {
+    async fn start(auth: Auth) -> Running {
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let server = Server::with_store(Arc::new(MemoryStore::new()), any)
+            .await
+            .unwrap()
+            .with_neutron(NeutronConfig { listen: any, auth })
+            .await
+            .unwrap();
+        let v1 = format!("http://{}", server.local_addr().unwrap());
+        let neutron = format!("http://{}", server.neutron_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            server
+                .serve(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Running {
+            v1,
+            neutron,
+            http: reqwest::Client::new(),
+            _stop: stop,
+        }
+    }
+
+    /// A Neutron request; `who` is a token (Keystone) or a project id (noauth).
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        who: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.neutron));
+        if let Some(who) = who {
+            req = req
+                .header("X-Auth-Token", who)
+                .header("X-Project-Id", who)
+                .header("X-Project-Name", who);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+        };
+        (status, value)
+    }
+
+    async fn get(&self, path: &str, who: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(who), None).await
+    }
+
+    async fn post(&self, path: &str, who: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(who), Some(body)).await
+    }
+
+    async fn put(&self, path: &str, who: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(who), Some(body)).await
+    }
+
+    async fn delete(&self, path: &str, who: &str) -> StatusCode {
+        self.call(Method::DELETE, path, Some(who), None).await.0
+    }
+
+    /// Creates one object and returns it.
+    async fn create(&self, collection: &str, key: &str, who: &str, attrs: Value) -> Value {
+        let (status, body) = self
+            .post(&format!("/v2.0/{collection}"), who, json!({key: attrs}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body[key].clone()
+    }
+}
+
+fn error_type(body: &Value) -> &str {
+    body["NeutronError"]["type"].as_str().unwrap_or("")
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn names(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect()
+}
+
+const P: &str = "8e0b8ceca2704104a66667f5316a6dfa";
+
+#[tokio::test]
+async fn versions_and_extensions_describe_the_api() {
+    let r = Running::start(Auth::NoAuth).await;
+    let (status, body) = r.call(Method::GET, "/", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["versions"][0]["id"], "v2.0");
+    assert_eq!(body["versions"][0]["status"], "CURRENT");
+    let (_, body) = r.get("/v2.0/", P).await;
+    assert_eq!(body["resources"].as_array().unwrap().len(), 5);
+    let (status, body) = r.get("/v2.0/extensions", P).await;
+    assert_eq!(status, StatusCode::OK);
+    let aliases: Vec<&str> = body["extensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["alias"].as_str().unwrap())
+        .collect();
+    assert_eq!(aliases, weft_neutron::extension_aliases());
+    assert!(aliases.contains(&"security-group"));
+    let (status, body) = r.get("/v2.0/extensions/binding", P).await;
+    assert_eq!(
+        (status, body["extension"]["alias"].clone()),
+        (StatusCode::OK, json!("binding"))
+    );
+    let (status, body) = r
+        .get("/v2.0/extensions/tag-ports-during-bulk-creation", P)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(error_type(&body), "ExtensionNotFound");
+}
+
+#[tokio::test]
+async fn networks_crud_bulk_fields_and_errors() {
+    let r = Running::start(Auth::NoAuth).await;
+    let net = r
+        .create(
+            "networks",
+            "network",
+            P,
+            json!({"name": "net1", "admin_state_up": true}),
+        )
+        .await;
+    assert_eq!(net["name"], "net1");
+    assert_eq!(net["tenant_id"], P);
+    assert_eq!(net["project_id"], P);
+    assert_eq!(net["status"], "ACTIVE");
+    assert_eq!(net["subnets"], json!([]));
+    assert_eq!(net["shared"], false);
+    assert_eq!(net["router:external"], false);
+    assert_eq!(net["revision_number"], 1);
+    assert_eq!(net["tags"], json!([]));
+    assert!(net["mtu"].as_u64().is_some());
+    let id = net["id"].as_str().unwrap().to_owned();
+
+    let (status, body) = r
+        .post(
+            "/v2.0/networks",
+            P,
+            json!({"networks": [{"name": "b1"}, {"name": "b2"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(names(&body["networks"]), ["b1", "b2"]);
+
+    // A bulk create with a bad item makes nothing.
+    let (status, body) = r
+        .post(
+            "/v2.0/networks",
+            P,
+            json!({"networks": [{"name": "c1"}, {"name": "c2", "bogus": 1}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_type(&body), "HTTPBadRequest");
+    let (_, body) = r.get("/v2.0/networks?name=c1", P).await;
+    assert_eq!(body["networks"], json!([]));
+
+    let (status, body) = r
+        .get(&format!("/v2.0/networks/{id}?fields=id&fields=name"), P)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["network"], json!({"id": id, "name": "net1"}));
+
+    let (status, body) = r
+        .put(
+            &format!("/v2.0/networks/{id}"),
+            P,
+            json!({"network": {"name": "renamed", "description": "d"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["network"]["name"], "renamed");
+    assert_eq!(body["network"]["revision_number"], 2);
+
+    // Neutron allows repeated and empty names; FQ names stay unique.
+    let twin = r
+        .create("networks", "network", P, json!({"name": "b1"}))
+        .await;
+    assert_eq!(twin["name"], "b1");
+    let anonymous = r.create("networks", "network", P, json!({})).await;
+    assert_eq!(anonymous["name"], "");
+    let (_, body) = r.get("/v2.0/networks?name=b1", P).await;
+    assert_eq!(body["networks"].as_array().unwrap().len(), 2);
+
+    // Names are not ids: 404, so clients retry with ?name=.
+    let (status, body) = r.get("/v2.0/networks/renamed", P).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(error_type(&body), "NetworkNotFound");
+    assert_eq!(body["NeutronError"]["detail"], "");
+
+    assert_eq!(
+        r.delete(&format!("/v2.0/networks/{id}"), P).await,
+        StatusCode::NO_CONTENT
+    );
+    let (status, body) = r.get(&format!("/v2.0/networks/{id}"), P).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        body["NeutronError"]["message"],
+        format!("Network {id} could not be found.")
+    );
+
+    let (status, body) = r.post("/v2.0/networks", P, json!({"net": {}})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_type(&body), "HTTPBadRequest");
+    let (status, body) = r
+        .post(
+            "/v2.0/networks",
+            P,
+            json!({"network": {"admin_state_up": "maybe"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_type(&body), "InvalidInput");
+}
+
+#[tokio::test]
+async fn lists_filter_sort_and_paginate() {
+    let r = Running::start(Auth::NoAuth).await;
+    for name in ["d", "b", "e", "a", "c"] {
+        r.create("networks", "network", P, json!({"name": name}))
+            .await;
+    }
+    let (_, body) = r.get("/v2.0/networks?name=a&name=c", P).await;
+    let mut found = names(&body["networks"]);
+    found.sort();
+    assert_eq!(found, ["a", "c"]);
+    let (_, body) = r.get("/v2.0/networks?shared=False&name=e", P).await;
+    assert_eq!(names(&body["networks"]), ["e"]);
+    let (_, body) = r
+        .get(&format!("/v2.0/networks?project_id={P}&shared=true"), P)
+        .await;
+    assert_eq!(body["networks"], json!([]));
+
+    let (status, body) = r.get("/v2.0/networks?foo=bar", P).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["NeutronError"]["message"],
+        "['foo'] is invalid attribute for filtering"
+    );
+
+    let (_, body) = r.get("/v2.0/networks?sort_key=name&sort_dir=desc", P).await;
+    assert_eq!(names(&body["networks"]), ["e", "d", "c", "b", "a"]);
+    let (status, _) = r.get("/v2.0/networks?sort_key=nope", P).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Walk forward two at a time by the next links, then back.
+    let mut seen = Vec::new();
+    let mut path = "/v2.0/networks?limit=2&sort_key=name&sort_dir=asc".to_owned();
+    let mut last_body = Value::Null;
+    for _ in 0..5 {
+        let (status, body) = r.get(&path, P).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        seen.extend(names(&body["networks"]).into_iter().map(str::to_owned));
+        let links = body["networks_links"].as_array().unwrap().clone();
+        last_body = body;
+        match links.iter().find(|l| l["rel"] == "next") {
+            Some(next) => {
+                let href = next["href"].as_str().unwrap();
+                path = href
+                    .split_once("/v2.0/")
+                    .map(|(_, p)| format!("/v2.0/{p}"))
+                    .unwrap();
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["a", "b", "c", "d", "e"]);
+    let previous = last_body["networks_links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["rel"] == "previous")
+        .unwrap()["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(previous.contains("page_reverse=True"), "{previous}");
+    let path = previous
+        .split_once("/v2.0/")
+        .map(|(_, p)| format!("/v2.0/{p}"))
+        .unwrap();
+    let (_, body) = r.get(&path, P).await;
+    assert_eq!(names(&body["networks"]), ["c", "d"]);
+
+    let (_, body) = r
+        .get("/v2.0/networks?fields=name&sort_key=name&limit=1", P)
+        .await;
+    assert_eq!(body["networks"], json!([{"name": "a"}]));
+}
+
+#[tokio::test]
+async fn subnets_ports_and_the_ipam_shared_with_v1() {
+    let r = Running::start(Auth::NoAuth).await;
+    let who = "k8s-contrail";
+    let net = r
+        .create("networks", "network", who, json!({"name": "seamless"}))
+        .await;
+    let net_id = net["id"].as_str().unwrap().to_owned();
+    let subnet = r
+        .create(
+            "subnets",
+            "subnet",
+            who,
+            json!({"network_id": net_id, "ip_version": 4, "cidr": "192.168.1.0/24", "name": "s1"}),
+        )
+        .await;
+    assert_eq!(subnet["gateway_ip"], "192.168.1.1");
+    assert_eq!(subnet["enable_dhcp"], true);
+    assert_eq!(subnet["host_routes"], json!([]));
+    assert_eq!(subnet["dns_nameservers"], json!([]));
+    assert!(
+        subnet["allocation_pools"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+    );
+    let subnet_id = subnet["id"].as_str().unwrap().to_owned();
+    let (_, body) = r.get(&format!("/v2.0/networks/{net_id}"), who).await;
+    assert_eq!(body["network"]["subnets"], json!([subnet_id]));
+
+    let (status, body) = r
+        .post(
+            "/v2.0/subnets",
+            who,
+            json!({"subnet": {"network_id": net_id, "ip_version": 4, "cidr": "10.0.0.0/33"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::BAD_REQUEST, "InvalidInput")
+    );
+
+    // The Neutron port takes .3; a /v1 port on the same VN takes .4.
+    let port = r
+        .create(
+            "ports",
+            "port",
+            who,
+            json!({"network_id": net_id, "name": "p1"}),
+        )
+        .await;
+    assert_eq!(
+        port["fixed_ips"],
+        json!([{"subnet_id": subnet_id, "ip_address": "192.168.1.3"}])
+    );
+    assert!(
+        port["mac_address"]
+            .as_str()
+            .unwrap()
+            .starts_with("fa:16:3e:")
+    );
+    assert_eq!(port["status"], "DOWN");
+    assert_eq!(port["binding:vif_type"], "unbound");
+    assert_eq!(port["binding:vnic_type"], "normal");
+    assert_eq!(port["binding:host_id"], "");
+    assert_eq!(port["binding:profile"], json!({}));
+    assert_eq!(port["allowed_address_pairs"], json!([]));
+    assert_eq!(port["port_security_enabled"], true);
+    let (_, groups) = r.get("/v2.0/security-groups?name=default", who).await;
+    let default_id = groups["security_groups"][0]["id"].clone();
+    assert_eq!(port["security_groups"], json!([default_id]));
+
+    let v1 = r
+        .http
+        .post(format!("{}/v1/ports", r.v1))
+        .json(&json!({"network": "default-domain:k8s-contrail:seamless", "name": "pod"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v1.status(), StatusCode::CREATED);
+    let v1: Value = v1.json().await.unwrap();
+    assert_eq!(v1["fixed_ips"][0]["ip_address"], "192.168.1.4");
+    let (_, body) = r
+        .get("/v2.0/ports?fixed_ips=ip_address%3D192.168.1.4", who)
+        .await;
+    assert_eq!(ids(&body["ports"]), [v1["id"].as_str().unwrap()]);
+
+    let (status, body) = r
+        .post(
+            "/v2.0/ports",
+            who,
+            json!({"port": {"network_id": net_id, "fixed_ips": [{"ip_address": "192.168.1.3"}]}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "IpAddressAlreadyAllocated")
+    );
+
+    let port_id = port["id"].as_str().unwrap().to_owned();
+    let (status, body) = r
+        .put(
+            &format!("/v2.0/ports/{port_id}"),
+            who,
+            json!({"port": {"binding:host_id": "os-compute", "device_owner": "compute:nova"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["port"]["binding:vif_type"], "tap");
+    assert_eq!(body["port"]["binding:host_id"], "os-compute");
+    let (_, body) = r
+        .get("/v2.0/ports?device_owner=compute:nova&fields=id", who)
+        .await;
+    assert_eq!(body["ports"], json!([{"id": port_id}]));
+
+    let (status, body) = r
+        .put(
+            &format!("/v2.0/subnets/{subnet_id}"),
+            who,
+            json!({"subnet": {"name": "s2", "dns_nameservers": ["8.8.8.8"]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["subnet"]["dns_nameservers"], json!(["8.8.8.8"]));
+    let (status, body) = r
+        .call(
+            Method::DELETE,
+            &format!("/v2.0/subnets/{subnet_id}"),
+            Some(who),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "SubnetInUse")
+    );
+    let (status, body) = r
+        .call(
+            Method::DELETE,
+            &format!("/v2.0/networks/{net_id}"),
+            Some(who),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "NetworkInUse")
+    );
+    assert_eq!(
+        r.delete(&format!("/v2.0/ports/{port_id}"), who).await,
+        StatusCode::NO_CONTENT
+    );
+    let (status, body) = r.get(&format!("/v2.0/ports/{port_id}"), who).await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::NOT_FOUND, "PortNotFound")
+    );
+}
+
+#[tokio::test]
+async fn security_groups_and_rules() {
+    let r = Running::start(Auth::NoAuth).await;
+    let (_, body) = r.get("/v2.0/security-groups?name=default", P).await;
+    let default = &body["security_groups"][0];
+    assert_eq!(default["tenant_id"], P);
+    assert_eq!(default["security_group_rules"].as_array().unwrap().len(), 4);
+
+    let sg = r
+        .create(
+            "security-groups",
+            "security_group",
+            P,
+            json!({"name": "web", "description": "web"}),
+        )
+        .await;
+    let sg_id = sg["id"].as_str().unwrap().to_owned();
+    let rules = sg["security_group_rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 2);
+    assert!(rules.iter().all(|r| r["direction"] == "egress"));
+
+    let rule = json!({"security_group_id": sg_id, "direction": "ingress", "protocol": "tcp",
+                      "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "0.0.0.0/0",
+                      "ethertype": "IPv4"});
+    let made = r
+        .create(
+            "security-group-rules",
+            "security_group_rule",
+            P,
+            rule.clone(),
+        )
+        .await;
+    assert_eq!(made["protocol"], "tcp");
+    assert_eq!(made["port_range_min"], 22);
+    assert_eq!(made["remote_group_id"], Value::Null);
+    let (status, body) = r
+        .post(
+            "/v2.0/security-group-rules",
+            P,
+            json!({"security_group_rule": rule}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "SecurityGroupRuleExists")
+    );
+    let (status, body) = r
+        .post(
+            "/v2.0/security-group-rules",
+            P,
+            json!({"security_group_rule": {"security_group_id": sg_id, "direction": "sideways"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::BAD_REQUEST, "InvalidInput")
+    );
+
+    let (_, body) = r
+        .get(
+            &format!("/v2.0/security-group-rules?security_group_id={sg_id}&direction=ingress"),
+            P,
+        )
+        .await;
+    assert_eq!(
+        ids(&body["security_group_rules"]),
+        [made["id"].as_str().unwrap()]
+    );
+
+    let (status, body) = r
+        .put(
+            &format!("/v2.0/security-groups/{sg_id}"),
+            P,
+            json!({"security_group": {"name": "www"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["security_group"]["name"], "www");
+    assert_eq!(
+        body["security_group"]["security_group_rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let rule_id = made["id"].as_str().unwrap();
+    assert_eq!(
+        r.delete(&format!("/v2.0/security-group-rules/{rule_id}"), P)
+            .await,
+        StatusCode::NO_CONTENT
+    );
+    let (status, body) = r
+        .get(&format!("/v2.0/security-group-rules/{rule_id}"), P)
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::NOT_FOUND, "SecurityGroupRuleNotFound")
+    );
+    assert_eq!(
+        r.delete(&format!("/v2.0/security-groups/{sg_id}"), P).await,
+        StatusCode::NO_CONTENT
+    );
+    let (status, body) = r.get(&format!("/v2.0/security-groups/{sg_id}"), P).await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::NOT_FOUND, "SecurityGroupNotFound")
+    );
+}
+
+/// Tokens `admin`, `alice` (member of project a) and `bob` (member of b).
+struct FakeKeystone;
+
+impl TokenValidator for FakeKeystone {
+    fn validate<'a>(&'a self, token: &'a str) -> Validation<'a> {
+        Box::pin(async move {
+            let (project, role) = match token {
+                "admin" => ("admin", "admin"),
+                "alice" => ("a", "member"),
+                "bob" => ("b", "member"),
+                _ => return Err(TokenError::Invalid),
+            };
+            Ok(TokenInfo {
+                user_id: token.into(),
+                project_id: format!("{project}-id"),
+                project_name: project.into(),
+                roles: vec![role.into(), "reader".into()],
+                expires_at: jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600),
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn tokens_scope_what_each_project_sees() {
+    let r = Running::start(Auth::Keystone(Arc::new(FakeKeystone))).await;
+    let (status, body) = r.call(Method::GET, "/v2.0/networks", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], 401);
+    let (status, _) = r.get("/v2.0/networks", "forged").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = r.call(Method::GET, "/", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let net = r
+        .create("networks", "network", "alice", json!({"name": "private"}))
+        .await;
+    assert_eq!(net["project_id"], "a-id");
+    let id = net["id"].as_str().unwrap();
+    let (_, body) = r.get("/v2.0/networks", "bob").await;
+    assert_eq!(body["networks"], json!([]));
+    let (status, body) = r.get(&format!("/v2.0/networks/{id}"), "bob").await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::NOT_FOUND, "NetworkNotFound")
+    );
+    assert_eq!(
+        r.delete(&format!("/v2.0/networks/{id}"), "bob").await,
+        StatusCode::NOT_FOUND
+    );
+    let (_, body) = r.get("/v2.0/networks", "admin").await;
+    assert_eq!(ids(&body["networks"]), [id]);
+    let (_, body) = r.get("/v2.0/security-groups", "bob").await;
+    assert_eq!(
+        body["security_groups"].as_array().unwrap().len(),
+        1,
+        "only bob's default group"
+    );
+
+    // binding:* is admin-only to set; another project needs admin.
+    let (status, body) = r
+        .post(
+            "/v2.0/ports",
+            "alice",
+            json!({"port": {"network_id": id, "binding:host_id": "h"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::FORBIDDEN, "PolicyNotAuthorized")
+    );
+    let (status, _) = r
+        .post(
+            "/v2.0/networks",
+            "alice",
+            json!({"network": {"name": "x", "project_id": "b-id"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let made = r
+        .create(
+            "networks",
+            "network",
+            "admin",
+            json!({"name": "for-b", "project_id": "b-id"}),
+        )
+        .await;
+    assert_eq!(made["project_id"], "b-id");
+    let (_, body) = r.get("/v2.0/networks", "bob").await;
+    assert_eq!(names(&body["networks"]), ["for-b"]);
+    let (status, body) = r
+        .post(
+            "/v2.0/ports",
+            "admin",
+            json!({"port": {"network_id": id, "binding:host_id": "h"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["port"]["binding:vif_type"], "tap");
+}
