@@ -383,7 +383,7 @@ fn open(ns: &Netns, attach: &Attach) -> Result<VifDevice, String> {
     // Wait for the interface: Tap::open would otherwise create it.
     let mut netlink = Netlink::open(ns).map_err(|e| e.to_string())?;
     netlink.link(&attach.interface).map_err(|e| e.to_string())?;
-    // Up before a packet socket binds to it (a hypervisor's tap starts
+    // Best effort, and before a packet socket binds to it (a tap starts
     // down; bound to a down link the socket starts with ENETDOWN).
     let _ = netlink.set_up(&attach.interface);
     let packet_socket = || -> Result<VifDevice, String> {
@@ -409,8 +409,6 @@ fn open(ns: &Netns, attach: &Attach) -> Result<VifDevice, String> {
         },
         VifKind::Veth => packet_socket()?,
     };
-    // Best effort: a tap the agent opens anew starts down.
-    let _ = netlink.set_up(&attach.interface);
     Ok(device)
 }
 

@@ -233,7 +233,7 @@ impl Segmenter {
         let chunks = payload.chunks(mss);
         let count = chunks.len().max(1);
         let mut offset = 0usize;
-        for (i, chunk) in payload.chunks(mss).enumerate() {
+        for (i, chunk) in chunks.enumerate() {
             let last = i + 1 == count;
             let seg = &mut self.scratch;
             seg.clear();
