@@ -85,7 +85,7 @@ pub enum LabCmd {
     /// Build the reference topology (DESIGN.md §2) in network namespaces
     /// and start `weft server` and one `weft agent` per compute node; the
     /// lab stays up for the commands below. Needs root.
-    Up(LabArgs),
+    Up(LabUpArgs),
     /// Play a scenario in the lab that is up.
     #[command(subcommand)]
     Scenario(LabScenarioCmd),
@@ -100,7 +100,7 @@ pub enum LabCmd {
     Down(LabArgs),
     /// `up`, `scenario seed` and `down` in one: the reference scenario from
     /// nothing to nothing, exiting non-zero if a result does not hold.
-    Seed(LabArgs),
+    Seed(LabUpArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +118,17 @@ pub struct LabArgs {
     /// Where labs keep their state and logs (a directory per lab).
     #[arg(long, default_value = "/run/weft-lab")]
     pub state_dir: std::path::PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LabUpArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// Hosts, roles and settings from an inventory: TF's ansible-deployer
+    /// instances.yaml or weft's own format (default: DESIGN.md §2). Keys
+    /// the lab does not use are listed, not dropped silently.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

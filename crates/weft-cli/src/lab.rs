@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use weft_lab::{Lab, LabConfig, Topology};
+use weft_lab::{Inventory, Lab, LabConfig, Plan, Role, Settings, Topology};
 
-use crate::args::{LabArgs, LabCmd, LabExecArgs, LabScenarioCmd};
+use crate::args::{LabArgs, LabCmd, LabExecArgs, LabScenarioCmd, LabUpArgs};
 use crate::output::text;
 
 /// How long a lab process gets after SIGTERM on `down`.
@@ -38,22 +38,57 @@ fn elapsed(since: Instant) -> String {
     format!("{:>5.1} s", since.elapsed().as_secs_f64())
 }
 
+/// What to build: the inventory's hosts and settings, or DESIGN.md §2.
+/// Keys of the inventory the lab does not use are listed.
+fn plan_for(args: &LabUpArgs) -> anyhow::Result<Plan> {
+    let Some(file) = &args.inventory else {
+        return Ok(Plan {
+            topology: Topology::reference(&args.lab.prefix)?,
+            settings: Settings::default(),
+        });
+    };
+    let source = std::fs::read_to_string(file)
+        .with_context(|| format!("read the inventory {}", file.display()))?;
+    let inventory = Inventory::parse(&source, &args.lab.prefix)
+        .with_context(|| format!("inventory {}", file.display()))?;
+    for note in &inventory.notes {
+        text(&format!("inventory: {note}"));
+    }
+    Ok(Plan {
+        topology: inventory.topology,
+        settings: inventory.settings,
+    })
+}
+
+/// The plan of the lab that is up (saved by `up`), or DESIGN.md §2.
+fn plan(args: &LabArgs) -> anyhow::Result<Plan> {
+    match Plan::load(&state_dir(args))? {
+        Some(plan) => Ok(plan),
+        None => Ok(Plan {
+            topology: Topology::reference(&args.prefix)?,
+            settings: Settings::default(),
+        }),
+    }
+}
+
 /// Builds the lab and starts its processes, reporting each step.
-fn build(args: &LabArgs) -> anyhow::Result<Lab> {
+fn build(args: &LabUpArgs) -> anyhow::Result<Lab> {
     let started = Instant::now();
-    let topology = Topology::reference(&args.prefix)?;
-    let mut lab = Lab::up(topology, config(args)?).context("build the lab's namespaces")?;
+    let plan = plan_for(args)?;
+    let mut lab =
+        Lab::up(plan.topology.clone(), config(&args.lab)?).context("build the lab's namespaces")?;
+    plan.save(&state_dir(&args.lab))?;
     text(&format!(
-        "[{}] namespaces and fabric of lab {:?}",
+        "[{}] namespaces and fabric of lab {:?} ({} hosts)",
         elapsed(started),
-        args.prefix
+        args.lab.prefix,
+        plan.topology.hosts().len()
     ));
     lab.start_server().context("start weft server")?;
-    text(&format!(
-        "[{}] weft server on cnt-control",
-        elapsed(started)
-    ));
-    let computes: Vec<String> = lab.topology().computes().map(|h| h.name.clone()).collect();
+    let control = plan.topology.control()?.name.clone();
+    text(&format!("[{}] weft server on {control}", elapsed(started)));
+    apply_settings(&lab, &control, &plan.settings)?;
+    let computes: Vec<String> = plan.topology.computes().map(|h| h.name.clone()).collect();
     for host in computes {
         lab.start_agent(&host)
             .with_context(|| format!("start the agent of {host}"))?;
@@ -62,14 +97,50 @@ fn build(args: &LabArgs) -> anyhow::Result<Lab> {
     Ok(lab)
 }
 
-fn up(args: &LabArgs) -> anyhow::Result<()> {
+/// The inventory's deployment-wide settings, through the lab's API.
+fn apply_settings(lab: &Lab, control: &str, settings: &Settings) -> anyhow::Result<()> {
+    let mut set = vec!["global".to_owned(), "set".to_owned()];
+    if let Some(encap) = &settings.encapsulation {
+        set.extend(["--encap".to_owned(), encap.join(",")]);
+    }
+    if let Some(asn) = settings.asn {
+        set.extend(["--asn".to_owned(), asn.to_string()]);
+    }
+    if set.len() == 2 {
+        return Ok(());
+    }
+    let out = lab
+        .weft(control)?
+        .args(&set)
+        .output()
+        .context("run weft global set")?;
+    if !out.status.success() {
+        bail!(
+            "weft {}: {}",
+            set.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    text(&format!("  settings: weft {}", set.join(" ")));
+    Ok(())
+}
+
+/// The agents' log names, for showing what went wrong.
+fn agent_logs(topology: &Topology) -> Vec<String> {
+    std::iter::once("server".to_owned())
+        .chain(topology.computes().map(|h| format!("agent-{}", h.name)))
+        .collect()
+}
+
+fn up(args: &LabUpArgs) -> anyhow::Result<()> {
     let lab = build(args)?;
     for host in lab.topology().hosts() {
         text(&format!(
-            "  {:<12} {:<16} {}",
+            "  {:<12} {:<16} {:<20} {}",
             host.name,
             host.underlay_ip,
-            lab.topology().netns(&host.name)
+            lab.topology().netns(&host.name),
+            host.role_names()
         ));
     }
     let pids = lab.leave_running();
@@ -78,24 +149,21 @@ fn up(args: &LabArgs) -> anyhow::Result<()> {
     }
     text(&format!(
         "lab {:?} is up; `weft lab scenario seed`, `weft lab exec HOST -- CMD`, `weft lab down`",
-        args.prefix
+        args.lab.prefix
     ));
     Ok(())
 }
 
 fn attach(args: &LabArgs) -> anyhow::Result<Lab> {
-    Ok(Lab::attach(
-        Topology::reference(&args.prefix)?,
-        config(args)?,
-    )?)
+    Ok(Lab::attach(plan(args)?.topology, config(args)?)?)
 }
 
 fn scenario_seed(args: &LabArgs) -> anyhow::Result<()> {
     let mut lab = attach(args)?;
     let result = weft_lab::scenario::seed(&mut lab, &mut std::io::stdout());
     if result.is_err() {
-        for log in ["server", "agent-os-compute", "agent-k8s-worker"] {
-            eprintln!("---- {log} (last lines) ----\n{}", lab.log_tail(log, 20));
+        for log in agent_logs(lab.topology()) {
+            eprintln!("---- {log} (last lines) ----\n{}", lab.log_tail(&log, 20));
         }
     }
     Ok(result?)
@@ -107,7 +175,7 @@ fn status(args: &LabArgs) -> anyhow::Result<()> {
         text(&format!("no lab {:?} is up", args.prefix));
         return Ok(());
     }
-    let topology = Topology::reference(&args.prefix)?;
+    let topology = plan(args)?.topology;
     for ns in namespaces {
         let name = ns.name.strip_prefix(&args.prefix).unwrap_or(&ns.name);
         let role = topology
@@ -122,7 +190,7 @@ fn status(args: &LabArgs) -> anyhow::Result<()> {
                         "workload".to_owned()
                     }
                 },
-                |h| format!("{:?} {}", h.role, h.underlay_ip),
+                |h| format!("{} ({})", h.underlay_ip, h.role_names()),
             );
         let processes: Vec<String> = ns
             .pids
@@ -143,7 +211,7 @@ fn status(args: &LabArgs) -> anyhow::Result<()> {
 }
 
 fn exec(args: LabExecArgs) -> anyhow::Result<()> {
-    let topology = Topology::reference(&args.lab.prefix)?;
+    let topology = plan(&args.lab)?.topology;
     let netns = topology.netns(&args.name);
     if !weft_lab::lab_namespaces(&args.lab.prefix).contains(&netns) {
         bail!(
@@ -153,13 +221,70 @@ fn exec(args: LabExecArgs) -> anyhow::Result<()> {
         );
     }
     let (program, rest) = args.command.split_first().context("no command given")?;
-    let err = std::process::Command::new("ip")
+    let mut command = std::process::Command::new("ip");
+    command
         .args(["netns", "exec", &netns, program])
         .args(rest)
         .env("WEFT_SERVER", topology.api_url()?)
-        .env("WEFT_AGENT", topology.introspect_url())
-        .exec();
+        .env("WEFT_AGENT", topology.introspect_url());
+    if let Ok(host) = topology.host(&args.name) {
+        host_environment(&mut command, &topology, host, &state_dir(&args.lab))?;
+    }
+    let err = command.exec();
     Err(err).with_context(|| format!("run {program} in {netns}"))
+}
+
+/// What a person logged in to `host` would have set: an openrc for the
+/// admin user where OpenStack runs, KUBECONFIG where Kubernetes runs.
+fn host_environment(
+    command: &mut std::process::Command,
+    topology: &Topology,
+    host: &weft_lab::Host,
+    state: &std::path::Path,
+) -> anyhow::Result<()> {
+    if host.has(Role::Openstack) {
+        // The lab's Neutron API runs with Neutron's noauth: the CLI's
+        // `none` auth plugin talks to it directly, as admin.
+        command
+            .env("OS_AUTH_TYPE", "none")
+            .env("OS_ENDPOINT", topology.neutron_url()?);
+        if let Some(bin) = openstack_cli_dir() {
+            let path = std::env::var("PATH").unwrap_or_default();
+            command.env("PATH", format!("{}:{path}", bin.display()));
+        }
+    }
+    if host.has(Role::KubernetesMaster) || host.has(Role::KubernetesNode) {
+        let kubeconfig = state.join("kubernetes").join("admin.kubeconfig");
+        if kubeconfig.exists() {
+            command.env("KUBECONFIG", kubeconfig);
+        }
+    }
+    Ok(())
+}
+
+/// The `openstack` CLI the project's scripts install (scripts/openstack-env
+/// makes its venv under WEFT_CACHE), when it is not on PATH already.
+fn openstack_cli_dir() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("openstack").is_file()));
+    if on_path {
+        return None;
+    }
+    let cache = std::env::var_os("WEFT_CACHE")
+        .map_or_else(|| PathBuf::from("/var/cache/weft"), PathBuf::from);
+    let mut venvs: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&cache)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("venv-openstack-")
+        })
+        .filter(|e| e.path().join(".complete").exists() && e.path().join("bin/openstack").is_file())
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path().join("bin"))))
+        .collect();
+    venvs.sort();
+    venvs.pop().map(|(_, bin)| bin)
 }
 
 fn down(args: &LabArgs) -> anyhow::Result<()> {
@@ -180,14 +305,14 @@ fn down(args: &LabArgs) -> anyhow::Result<()> {
 
 /// Up, scenario, down: the lab is removed even when a step fails (the
 /// error comes after the teardown); leftovers of a crashed run go first.
-fn seed(args: &LabArgs) -> anyhow::Result<()> {
-    down(args)?;
+fn seed(args: &LabUpArgs) -> anyhow::Result<()> {
+    down(&args.lab)?;
     let started = Instant::now();
     let mut lab = build(args)?;
     let played = weft_lab::scenario::seed(&mut lab, &mut std::io::stdout());
     if played.is_err() {
-        for log in ["server", "agent-os-compute", "agent-k8s-worker"] {
-            eprintln!("---- {log} (last lines) ----\n{}", lab.log_tail(log, 20));
+        for log in agent_logs(lab.topology()) {
+            eprintln!("---- {log} (last lines) ----\n{}", lab.log_tail(&log, 20));
         }
     }
     let removed = lab.down();
@@ -195,7 +320,7 @@ fn seed(args: &LabArgs) -> anyhow::Result<()> {
     let removed = removed.context("tear the lab down")?;
     text(&format!(
         "lab {:?}: up, scenario played, {} namespaces removed, in {:.1} s",
-        args.prefix,
+        args.lab.prefix,
         removed.namespaces.len(),
         started.elapsed().as_secs_f64()
     ));

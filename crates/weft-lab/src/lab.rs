@@ -17,7 +17,7 @@ use crate::capture::Capture;
 use crate::fabric::{self, Removed};
 use crate::http;
 use crate::process::{Process, in_netns};
-use crate::topology::{CONTROL_PORT, INTROSPECT_PORT, Role, Topology};
+use crate::topology::{CONTROL_PORT, INTROSPECT_PORT, NEUTRON_PORT, Role, Topology};
 use crate::workload::{self, Workload, WorkloadKind};
 
 /// How long a process gets to stop after SIGTERM.
@@ -40,6 +40,25 @@ pub struct LabConfig {
     pub keep_state: bool,
     /// How long processes get to become ready.
     pub ready_timeout: Duration,
+    /// How the server's Neutron API authenticates.
+    pub neutron: NeutronAuth,
+}
+
+/// How the lab server's Neutron v2.0 API (port 9696 of the control host)
+/// authenticates requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NeutronAuth {
+    /// Neutron's noauth: every request is admin (the default: the lab
+    /// needs nothing else then).
+    NoAuth,
+    /// Tokens validated against a Keystone reachable from the control host.
+    Keystone {
+        url: String,
+        user: String,
+        password: String,
+        project: String,
+        domain: String,
+    },
 }
 
 impl LabConfig {
@@ -57,6 +76,7 @@ impl LabConfig {
             log_filter: "info".into(),
             keep_state: false,
             ready_timeout: Duration::from_secs(20),
+            neutron: NeutronAuth::NoAuth,
         }
     }
 }
@@ -235,9 +255,28 @@ impl Lab {
                 "--control-listen",
                 &format!("{}:{CONTROL_PORT}", control.underlay_ip),
             ])
+            .arg("--neutron-listen")
+            .arg(format!("{}:{NEUTRON_PORT}", control.underlay_ip))
             .env("WEFT_TOKEN", &self.config.token)
             .env("WEFT_LOG", &self.config.log_filter)
             .env("NO_COLOR", "1");
+        match &self.config.neutron {
+            NeutronAuth::NoAuth => {
+                command.arg("--neutron-noauth");
+            }
+            NeutronAuth::Keystone {
+                url,
+                user,
+                password,
+                project,
+                domain,
+            } => {
+                command
+                    .args(["--keystone-url", url, "--keystone-user", user])
+                    .args(["--keystone-project", project, "--keystone-domain", domain])
+                    .env("WEFT_KEYSTONE_PASSWORD", password);
+            }
+        }
         let mut server = Process::spawn("weft server", command, &self.log_path("server"))?;
         server.wait_until(self.config.ready_timeout, || {
             http::get(&ns, api, "/").is_ok_and(|(status, _)| status == 200)
@@ -271,8 +310,11 @@ impl Lab {
     /// kept across restarts.
     pub fn start_agent(&mut self, host: &str) -> Result<(), LabError> {
         let h = self.topology.host(host)?.clone();
-        if h.role != Role::Compute {
-            return Err(LabError::Topology(format!("{host} is not a compute host")));
+        if !h.has(Role::Vrouter) {
+            return Err(LabError::Topology(format!(
+                "{host} has no vrouter role (roles: {})",
+                h.role_names()
+            )));
         }
         if self.agents.get_mut(host).is_some_and(Process::running) {
             return Err(LabError::Process {

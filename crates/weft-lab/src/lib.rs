@@ -20,6 +20,8 @@
 //!
 //! * [`topology`] — hosts, roles, underlay addresses and namespace names
 //!   (every name starts with a caller-chosen prefix).
+//! * [`inventory`] — topologies and settings read from TF's
+//!   `instances.yaml` or weft's own inventory format.
 //! * [`fabric`] — building the namespaces and links, and [`teardown`],
 //!   which finds a lab again by its prefix (also after a crash), ends the
 //!   processes inside its namespaces and removes them.
@@ -39,6 +41,7 @@
 pub mod capture;
 pub mod fabric;
 pub mod http;
+pub mod inventory;
 pub mod lab;
 pub mod process;
 pub mod scenario;
@@ -47,7 +50,8 @@ pub mod workload;
 
 pub use capture::{Capture, decode};
 pub use fabric::{NetnsStatus, Removed, lab_namespaces, survey, teardown};
-pub use lab::{Lab, LabConfig};
+pub use inventory::{Inventory, Note, Plan, Settings};
+pub use lab::{Lab, LabConfig, NeutronAuth};
 pub use process::Process;
 pub use topology::{Host, Role, Topology};
 pub use workload::{Workload, WorkloadKind, tap_name, veth_name};

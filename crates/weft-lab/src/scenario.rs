@@ -15,13 +15,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use weft_types::MacAddr;
 
-use crate::{Lab, LabError};
+use crate::{Host, Lab, LabError, Role};
 
 /// The seed's virtual network.
 pub const VN: &str = "default-domain:k8s-contrail:seamless";
-const CONTROL: &str = "cnt-control";
-const COMPUTE: &str = "os-compute";
-const WORKER: &str = "k8s-worker";
 /// The VM's project and its `default` group, which admits only members.
 const VM_PROJECT: &str = "admin";
 const VM_SG: &str = "default-domain:admin:default";
@@ -42,15 +39,39 @@ fn text(out: &Output) -> String {
 }
 
 /// Plays the scenario in `lab` (server and agents running), writing the
-/// transcript to `out`.
+/// transcript to `out`. The VM goes to the first host with role
+/// `openstack-compute`, the pod to the first with `kubernetes-node`.
 pub fn seed(lab: &mut Lab, out: &mut dyn Write) -> Result<(), LabError> {
-    let mut s = Script { lab, out };
+    let topology = lab.topology();
+    let host = |role: Role| {
+        topology.first_with(role).cloned().ok_or_else(|| {
+            fail(format!(
+                "the scenario needs a host with role {role}; this lab has none"
+            ))
+        })
+    };
+    let control = topology.control()?.name.clone();
+    let compute = host(Role::OpenstackCompute)?;
+    let worker = host(Role::KubernetesNode)?;
+    let mut s = Script {
+        lab,
+        out,
+        control,
+        compute,
+        worker,
+    };
     s.run()
 }
 
 struct Script<'a> {
     lab: &'a mut Lab,
     out: &'a mut dyn Write,
+    /// The host running the server (where the CLI runs).
+    control: String,
+    /// Where the VM runs.
+    compute: Host,
+    /// Where the pod runs.
+    worker: Host,
 }
 
 struct Port {
@@ -107,7 +128,7 @@ impl Script<'_> {
     fn port(&mut self, args: &[&str]) -> Result<Port, LabError> {
         let mut all = vec!["port", "create"];
         all.extend_from_slice(args);
-        let port = self.json(CONTROL, &all)?;
+        let port = self.json(&self.control.clone(), &all)?;
         let field = |ptr: &str| port.pointer(ptr).and_then(Value::as_str).map(str::to_owned);
         let parse =
             |ptr: &str| field(ptr).ok_or_else(|| fail(format!("port without {ptr}: {port}")));
@@ -166,6 +187,12 @@ impl Script<'_> {
     }
 
     fn run(&mut self) -> Result<(), LabError> {
+        let control = self.control.clone();
+        let control = control.as_str();
+        let compute = self.compute.name.clone();
+        let compute = compute.as_str();
+        let worker = self.worker.name.clone();
+        let worker = worker.as_str();
         self.step("the nodes and projects");
         let computes: Vec<(String, String)> = self
             .lab
@@ -174,26 +201,28 @@ impl Script<'_> {
             .map(|h| (h.name.clone(), h.underlay_ip.to_string()))
             .collect();
         for (name, ip) in &computes {
-            self.weft(CONTROL, &["node", "create", name, "--underlay", ip], false)?;
+            self.weft(control, &["node", "create", name, "--underlay", ip], false)?;
         }
         for project in ["k8s-contrail", VM_PROJECT, POD_PROJECT] {
-            self.weft(CONTROL, &["project", "create", project], false)?;
+            self.weft(control, &["project", "create", project], false)?;
         }
-        self.weft(CONTROL, &["node", "list"], true)?;
+        self.weft(control, &["node", "list"], true)?;
 
         self.step("1. the virtual network");
         self.weft(
-            CONTROL,
+            control,
             &["vn", "create", VN, "--subnet", "192.168.1.0/24"],
             true,
         )?;
-        let vn = self.json(CONTROL, &["vn", "show", VN])?;
+        let vn = self.json(control, &["vn", "show", VN])?;
         let vrf = vn["vn_id"]
             .as_u64()
             .ok_or_else(|| fail(format!("VN without vn_id: {vn}")))?
             .to_string();
 
-        self.step("2. a VM on os-compute (address by DHCP from the agent)");
+        self.step(&format!(
+            "2. a VM on {compute} (address by DHCP from the agent)"
+        ));
         let vm_port = self.port(&[
             "--vn",
             VN,
@@ -202,13 +231,13 @@ impl Script<'_> {
             "--project",
             VM_PROJECT,
             "--host",
-            COMPUTE,
+            compute,
             "--vif-type",
             "tap",
             "--device-owner",
             "compute:nova",
         ])?;
-        let vm = self.lab.add_vm(COMPUTE, "vm", &vm_port.id)?;
+        let vm = self.lab.add_vm(compute, "vm", &vm_port.id)?;
         self.lab.plug_vm(&vm, vm_port.mac)?;
         let lease = crate::workload::dhcp(self.lab, &vm)?;
         self.say(format!("vm$ udhcpc -i {}: {lease}", vm.interface));
@@ -218,7 +247,7 @@ impl Script<'_> {
             )));
         }
 
-        self.step("3. a pod on k8s-worker (same network, same IPAM)");
+        self.step(&format!("3. a pod on {worker} (same network, same IPAM)"));
         let pod_port = self.port(&[
             "--vn",
             VN,
@@ -227,7 +256,7 @@ impl Script<'_> {
             "--project",
             POD_PROJECT,
             "--host",
-            WORKER,
+            worker,
             "--vif-type",
             "veth",
         ])?;
@@ -239,7 +268,7 @@ impl Script<'_> {
         }
         // kube-manager's namespace group admits everything.
         self.weft(
-            CONTROL,
+            control,
             &[
                 "sg",
                 "rule",
@@ -253,7 +282,7 @@ impl Script<'_> {
             false,
         )?;
         self.lab.add_pod(
-            WORKER,
+            worker,
             "cont",
             &pod_port.id,
             pod_port.mac,
@@ -264,30 +293,32 @@ impl Script<'_> {
         )?;
         self.wait("both ports ACTIVE", |s| {
             [&vm_port.id, &pod_port.id].iter().all(|id| {
-                s.json(CONTROL, &["port", "show", id])
+                s.json(control, &["port", "show", id])
                     .is_ok_and(|p| p["status"] == "ACTIVE")
             })
         })?;
-        self.weft(CONTROL, &["port", "list", "--vn", VN], true)?;
+        self.weft(control, &["port", "list", "--vn", VN], true)?;
 
         self.step("4. both vRouters route to the other workload through a tunnel");
-        for (host, prefix) in [(WORKER, "192.168.1.3/32"), (COMPUTE, "192.168.1.4/32")] {
+        for (host, prefix) in [(worker, "192.168.1.3/32"), (compute, "192.168.1.4/32")] {
             self.wait(&format!("{host} to learn {prefix}"), |s| {
                 s.json(host, &["rt", "--get", prefix, "--vrf", &vrf])
                     .is_ok_and(|r| r.get("label").is_some_and(|l| !l.is_null()))
             })?;
             self.weft(host, &["rt", "--get", prefix, "--vrf", &vrf], true)?;
         }
-        let route = self.json(WORKER, &["rt", "--get", "192.168.1.3/32", "--vrf", &vrf])?;
+        let route = self.json(worker, &["rt", "--get", "192.168.1.3/32", "--vrf", &vrf])?;
         let nh = route["nh"]
             .as_u64()
             .ok_or_else(|| fail(format!("route without next hop: {route}")))?
             .to_string();
-        let shown = self.weft(WORKER, &["nh", "--get", &nh], true)?;
-        for want in ["Tunnel", "MPLSoUDP", "192.168.200.14", "192.168.200.13"] {
+        let shown = self.weft(worker, &["nh", "--get", &nh], true)?;
+        let sip = format!("Sip:{}", self.worker.underlay_ip);
+        let dip = format!("Dip:{}", self.compute.underlay_ip);
+        for want in ["Tunnel", "MPLSoUDP", &sip, &dip] {
             if !shown.contains(want) {
                 return Err(fail(format!(
-                    "next hop {nh} on k8s-worker does not show {want}"
+                    "next hop {nh} on {worker} does not show {want}: {shown}"
                 )));
             }
         }
@@ -300,7 +331,7 @@ impl Script<'_> {
 
         self.step("6. an ingress rule on the VM's group, and the pings pass");
         self.weft(
-            CONTROL,
+            control,
             &[
                 "sg",
                 "rule",
@@ -321,7 +352,7 @@ impl Script<'_> {
         if sent == 0 || received != sent {
             return Err(fail("the VM does not reach the pod"));
         }
-        self.weft(WORKER, &["flow", "-l"], true)?;
+        self.weft(worker, &["flow", "-l"], true)?;
         self.say("");
         self.say("seed scenario: every expected result held");
         Ok(())

@@ -52,7 +52,8 @@ fn teardown_by_prefix_after_a_crash() -> Result<()> {
 
     let found = survey(&prefix);
     let names: Vec<&str> = found.iter().map(|s| s.name.as_str()).collect();
-    ensure!(names.len() == 4, "namespaces of the lab: {names:?}");
+    // The fabric and one per host.
+    ensure!(names.len() == 7, "namespaces of the lab: {names:?}");
     ensure!(
         found.iter().any(|s| s.pids.contains(&pid)),
         "the sleeper is not found: {found:?}"
