@@ -11,6 +11,7 @@ use weft_types::{Prefix, Vni};
 use crate::acl::AclRule;
 use crate::ids::{NhId, SgId, VifId, VrfId};
 use crate::nexthop::{Encapsulation, NextHop};
+use crate::service::{ServiceConfig, ServiceKey};
 use crate::vif::VifConfig;
 
 /// A VRF as the agent programs it.
@@ -62,4 +63,7 @@ pub enum Command {
     FlushFlows,
     /// Re-evaluates every flow against the current ACLs and routes.
     ReevaluateFlows,
+    /// Adds or replaces a load-balanced service (see [`crate::service`]).
+    SetService(ServiceConfig),
+    DeleteService(ServiceKey),
 }

@@ -15,6 +15,7 @@ use crate::flow::{FlowAction, FlowEnds, FlowKey};
 use crate::ids::{Millis, VifId, VrfId};
 use crate::nexthop::{Encapsulation, NextHopKind};
 use crate::packet::{IpInfo, decrement_ttl, ethernet_frame, ethertype_of, parse_ip};
+use crate::service::{self, End};
 use crate::stats::DropReason;
 use crate::tunnel::{self, Decapsulated, TunnelKind, UnderlayKind};
 use crate::{arp, dhcp, icmp, icmpv6};
@@ -217,6 +218,20 @@ impl Engine {
         let vrf = vif.config.vrf;
         let vif_mac = vif.config.mac;
         let gateway = vif.config.dhcp.as_ref().and_then(|d| d.gateway);
+        // A connection to a service goes to one of its backends: from here
+        // on the packet is addressed to it.
+        let mut translated = None;
+        if !self.services.is_empty()
+            && let Some(backend) = self.services.outbound(now, &flow_key(vrf, &info))?
+        {
+            let mut copy = ip.to_vec();
+            service::rewrite(&mut copy, End::Destination, backend)?;
+            translated = Some(copy);
+        }
+        let (info, ip) = match &translated {
+            Some(packet) => parse_ip(packet)?,
+            None => (info, ip),
+        };
         let route = self
             .vrfs
             .get(&vrf)
@@ -256,6 +271,7 @@ impl Engine {
             dst_vif,
         };
         self.flow_check(now, &key, ends, ip.len())?;
+        self.restore_service_source(now, &key, &mut packet)?;
         match dst_vif {
             Some(dst) => self.deliver(dst, &packet, out),
             None => self.send_tunnel(&nh, vrf, &key, &packet, out),
@@ -308,7 +324,31 @@ impl Engine {
             dst_vif: Some(vif),
         };
         self.flow_check(now, &key, ends, ip.len())?;
+        if !self.services.is_empty()
+            && let Some(service) = self.services.inbound(now, &key)
+        {
+            let mut packet = ip.to_vec();
+            service::rewrite(&mut packet, End::Source, service)?;
+            return self.deliver(vif, &packet, out);
+        }
         self.deliver(vif, ip, out)
+    }
+
+    /// A reply of a translated service connection leaves with the
+    /// service's address and port as its source, as the client expects.
+    fn restore_service_source(
+        &mut self,
+        now: Millis,
+        key: &FlowKey,
+        packet: &mut [u8],
+    ) -> Result<(), DropReason> {
+        if self.services.is_empty() {
+            return Ok(());
+        }
+        match self.services.inbound(now, key) {
+            Some(service) => service::rewrite(packet, End::Source, service),
+            None => Ok(()),
+        }
     }
 
     /// Looks the packet's flow up, setting it up on a miss; `Err` if the

@@ -14,6 +14,7 @@ use crate::fib::{Route, Vrf};
 use crate::flow::{FlowAction, FlowEnds, FlowKey, FlowTable, FlowTimeouts};
 use crate::ids::{Millis, NhId, SgId, VifId, VrfId};
 use crate::nexthop::{Encapsulation, NextHop, NextHopKind};
+use crate::service::{Backend, ServiceKey, Services};
 use crate::stats::{DropReason, DropStats};
 use crate::vif::{Vif, VifConfig};
 
@@ -56,6 +57,8 @@ pub struct Engine {
     pub(crate) drops: DropStats,
     /// Cuts offloaded super-frames (see [`Engine::receive_vif_offloaded`]).
     pub(crate) segmenter: weft_wire::Segmenter,
+    /// Load-balanced services and their translated connections.
+    pub(crate) services: Services,
 }
 
 impl Default for Engine {
@@ -82,6 +85,7 @@ impl Engine {
             flows: FlowTable::new(config.flow_capacity, config.flow_timeouts),
             drops: DropStats::default(),
             segmenter: weft_wire::Segmenter::default(),
+            services: Services::default(),
         }
     }
 
@@ -147,6 +151,29 @@ impl Engine {
             Command::ReevaluateFlows => {
                 self.reevaluate_flows();
                 Ok(())
+            }
+            Command::SetService(config) => {
+                if !self.vrfs.contains_key(&config.key.vrf) {
+                    return Err(VrouterError::UnknownVrf(config.key.vrf));
+                }
+                config.validate().map_err(|why| VrouterError::BadService {
+                    vip: config.key.vip,
+                    port: config.key.port,
+                    why,
+                })?;
+                self.services.set(config);
+                Ok(())
+            }
+            Command::DeleteService(key) => {
+                if self.services.delete(&key) {
+                    Ok(())
+                } else {
+                    Err(VrouterError::UnknownService {
+                        vrf: key.vrf,
+                        vip: key.vip,
+                        port: key.port,
+                    })
+                }
             }
         }
     }
@@ -259,6 +286,7 @@ impl Engine {
             self.vnis.remove(&vni);
         }
         self.flows.remove_where(|e| e.key.vrf == id);
+        self.services.delete_vrf(id);
         Ok(())
     }
 
@@ -322,7 +350,18 @@ impl Engine {
 
     /// Removes idle flows. Call at least at [`Engine::poll_at`].
     pub fn poll(&mut self, now: Millis) -> usize {
+        self.services.expire(now, &self.config.flow_timeouts);
         self.flows.expire(now)
+    }
+
+    /// The services programmed, with their backends (sorted).
+    pub fn services(&self) -> impl Iterator<Item = (&ServiceKey, &[Backend])> {
+        self.services.iter()
+    }
+
+    /// Connections currently translated to a service's backend.
+    pub fn service_connections(&self) -> usize {
+        self.services.connections()
     }
 
     /// When the next flow may age out.

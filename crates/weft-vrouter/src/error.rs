@@ -54,4 +54,16 @@ pub enum VrouterError {
         first: u16,
         last: u16,
     },
+    #[error("service {vip} port {port}: {why}")]
+    BadService {
+        vip: std::net::IpAddr,
+        port: u16,
+        why: String,
+    },
+    #[error("VRF {vrf:?} has no service {vip} port {port}")]
+    UnknownService {
+        vrf: VrfId,
+        vip: std::net::IpAddr,
+        port: u16,
+    },
 }

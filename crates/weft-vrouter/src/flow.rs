@@ -91,7 +91,7 @@ impl Default for FlowTimeouts {
 }
 
 impl FlowTimeouts {
-    fn for_protocol(&self, protocol: u8) -> u64 {
+    pub(crate) fn for_protocol(&self, protocol: u8) -> u64 {
         match protocol {
             6 => self.tcp,
             17 => self.udp,

@@ -15,7 +15,8 @@
 //! ```text
 //! vif rx ─ Ethernet ─┬ ARP ─────────── proxy reply with the vRouter MAC (arp)
 //!   (anti-spoofing)  ├ UDP → 67 ────── DHCP server (dhcp)
-//!                    └ IP to vRouter MAC ─ FIB LPM in the vif's VRF (fib)
+//!                    └ IP to vRouter MAC ─ service VIP? DNAT to a backend (service)
+//!                        FIB LPM in the vif's VRF (fib)
 //!                        ├ Receive ─── ICMP/ICMPv6 echo reply (icmp, icmpv6)
 //!                        ├ Discard
 //!                        ├ Encap ───┐
@@ -27,6 +28,7 @@
 //!                                   └ tunnel: MPLSoUDP | MPLSoGRE | VXLAN
 //!                                     payload to the remote (tunnel)
 //! underlay rx ─ label → vif │ VNI → VRF → inner LPM → vif ─ flow ─ deliver
+//! (replies of a translated connection get the service address back)
 //! ```
 //!
 //! Every drop is counted under one [`DropReason`], engine-wide and per vif.
@@ -42,8 +44,10 @@
 //!
 //! L2 bridging (frames not addressed to the vRouter MAC are dropped as
 //! `NotForVrouter`; VXLAN carries routed traffic only), ECMP composite next
-//! hops, TCP-state-driven flow eviction, matching ICMP errors to the flow
-//! they quote, NAT (floating IPs, SNAT, link-local services) and mirroring.
+//! hops for routes (services spread connections over backends instead),
+//! TCP-state-driven flow eviction, matching ICMP errors to the flow they
+//! quote, NAT other than services (floating IPs, SNAT, link-local services)
+//! and mirroring.
 
 #![cfg_attr(
     not(test),
@@ -72,6 +76,7 @@ mod icmpv6;
 pub mod ids;
 pub mod nexthop;
 mod packet;
+pub mod service;
 pub mod stats;
 pub mod tunnel;
 pub mod view;
@@ -85,6 +90,7 @@ pub use error::VrouterError;
 pub use flow::{FlowAction, FlowKey, FlowTimeouts};
 pub use ids::{Millis, NhId, SgId, VifId, VrfId};
 pub use nexthop::{Encapsulation, NextHop, NextHopKind};
+pub use service::{Backend, ServiceConfig, ServiceKey};
 pub use stats::{Counters, DropReason, DropStats};
 pub use tunnel::{TunnelKind, UnderlayKind};
 pub use view::{FlowView, NextHopView, NhFlag, NhType, RouteFlags, RouteView, VifFlags, VifView};

@@ -51,11 +51,13 @@ pub enum DropReason {
     /// The agent's queue towards the engine was full: the frame was
     /// dropped before the engine saw it (counted by the agent).
     QueueFull,
+    /// A connection to a service that has no backend.
+    NoBackend,
 }
 
 impl DropReason {
     /// Every reason, in `dropstats` order.
-    pub const ALL: [DropReason; 19] = [
+    pub const ALL: [DropReason; 20] = [
         DropReason::Malformed,
         DropReason::Unsupported,
         DropReason::UnknownVif,
@@ -75,6 +77,7 @@ impl DropReason {
         DropReason::DhcpIgnored,
         DropReason::EmitFailed,
         DropReason::QueueFull,
+        DropReason::NoBackend,
     ];
 }
 
