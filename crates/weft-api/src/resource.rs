@@ -5,10 +5,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use weft_model::{
-    Command, ControlNode, CreateControlNode, CreateDomain, CreateNetwork, CreateNode, CreatePort,
-    CreateProject, CreateSecurityGroup, CreateSecurityGroupRule, CreateSubnet, Domain, Kind, Model,
-    Node, Object, Port, Project, Ref, SecurityGroup, SecurityGroupRule, Subnet, UpdateNetwork,
-    UpdateNode, UpdatePort, UpdateProject, UpdateSecurityGroup, UpdateSubnet, VirtualNetwork,
+    Command, ControlNode, CreateControlNode, CreateDomain, CreateLoadBalancer, CreateNetwork,
+    CreateNode, CreatePort, CreateProject, CreateSecurityGroup, CreateSecurityGroupRule,
+    CreateSubnet, Domain, Kind, LoadBalancer, Model, Node, Object, Port, Project, Ref,
+    SecurityGroup, SecurityGroupRule, Subnet, UpdateLoadBalancer, UpdateNetwork, UpdateNode,
+    UpdatePort, UpdateProject, UpdateSecurityGroup, UpdateSubnet, VirtualNetwork,
 };
 
 /// Query parameters a collection may be filtered by, already resolved to ids.
@@ -87,6 +88,8 @@ pub struct SecurityGroupRules;
 pub struct Nodes;
 #[derive(Debug)]
 pub struct ControlNodes;
+#[derive(Debug)]
+pub struct LoadBalancers;
 
 impl Resource for Domains {
     const PATH: &'static str = "/v1/domains";
@@ -417,6 +420,53 @@ impl Resource for ControlNodes {
     }
 }
 
+impl Resource for LoadBalancers {
+    const PATH: &'static str = "/v1/load-balancers";
+    const NAME: &'static str = "load-balancer";
+    const KIND: Kind = Kind::LoadBalancer;
+    const FILTERS: &'static [&'static str] = &["project", "network", "name"];
+    const UPDATABLE: bool = true;
+    type Object = LoadBalancer;
+    type Create = CreateLoadBalancer;
+    type Update = UpdateLoadBalancer;
+
+    fn create(req: CreateLoadBalancer) -> Command {
+        Command::CreateLoadBalancer(req)
+    }
+    fn update(target: Ref, req: UpdateLoadBalancer) -> Option<Command> {
+        Some(Command::UpdateLoadBalancer(target, req))
+    }
+    fn delete(target: Ref) -> Command {
+        Command::DeleteLoadBalancer(target)
+    }
+    fn from_object(object: Object) -> Option<LoadBalancer> {
+        match object {
+            Object::LoadBalancer(o) => Some(o),
+            _ => None,
+        }
+    }
+    /// `network` matches the client networks and the address's network.
+    fn list(model: &Model, filter: &Filter) -> Vec<LoadBalancer> {
+        let vip_network = |lb: &LoadBalancer| {
+            model
+                .ports()
+                .find(|p| p.meta.id == lb.vip_port_id)
+                .map(|p| p.network_id)
+        };
+        model
+            .load_balancers()
+            .filter(|lb| filter.project.is_none_or(|p| p == lb.project_id))
+            .filter(|lb| {
+                filter.network.is_none_or(|n| {
+                    lb.client_network_ids.contains(&n) || vip_network(lb) == Some(n)
+                })
+            })
+            .filter(|lb| name_matches(filter, lb.fq_name.name()))
+            .cloned()
+            .collect()
+    }
+}
+
 /// Something done once per resource type.
 pub trait ResourceVisitor {
     fn visit<R: Resource>(&mut self);
@@ -434,4 +484,5 @@ pub fn visit_resources(visitor: &mut impl ResourceVisitor) {
     visitor.visit::<SecurityGroupRules>();
     visitor.visit::<Nodes>();
     visitor.visit::<ControlNodes>();
+    visitor.visit::<LoadBalancers>();
 }

@@ -19,8 +19,8 @@ use weft_types::{FqName, MacAddr, Prefix, RouteTarget, Vni};
 
 use crate::model::Model;
 use crate::objects::{
-    Direction, Encapsulation, Ethertype, ForwardingMode, HostRoute, Port, SecurityGroupRule,
-    VifType,
+    Direction, Encapsulation, Ethertype, ForwardingMode, HostRoute, LbBackend, Port,
+    SecurityGroupRule, VifType,
 };
 use crate::security::protocol_number;
 
@@ -77,6 +77,20 @@ pub struct DesiredVrf {
     pub route_targets: Vec<RouteTarget>,
     pub forwarding_mode: ForwardingMode,
     pub subnets: Vec<Prefix>,
+    /// Load-balanced addresses the VRF's workloads reach, one entry per
+    /// listener, ordered by address, protocol and port.
+    pub services: Vec<DesiredService>,
+}
+
+/// One listener of a load balancer, as a VRF serves it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DesiredService {
+    pub vip: IpAddr,
+    /// IP protocol number (6 or 17).
+    pub protocol: u8,
+    pub port: u16,
+    /// Sorted.
+    pub backends: Vec<LbBackend>,
 }
 
 /// Who is at the other end of a rule.
@@ -177,6 +191,7 @@ impl Model {
                     route_targets: network.route_targets.clone(),
                     forwarding_mode: network.forwarding_mode,
                     subnets: subnets.iter().map(|s| s.cidr).collect(),
+                    services: self.services_for(network.meta.id),
                 });
             out.ports.insert(
                 port.meta.id,
@@ -206,6 +221,36 @@ impl Model {
             rules.sort_by_key(|r| format!("{r:?}"));
             out.acls.insert(sg.sg_id, rules);
         }
+        out
+    }
+
+    /// The listeners of every load balancer `network`'s workloads reach:
+    /// those it is a client network of, and those whose address is in it.
+    fn services_for(&self, network: Uuid) -> Vec<DesiredService> {
+        let mut out: Vec<DesiredService> = self
+            .load_balancers
+            .values()
+            .filter(|lb| {
+                lb.client_network_ids.contains(&network)
+                    || self
+                        .ports
+                        .get(&lb.vip_port_id)
+                        .is_some_and(|p| p.network_id == network)
+            })
+            .flat_map(|lb| {
+                lb.listeners.iter().map(|l| {
+                    let mut backends = l.backends.clone();
+                    backends.sort();
+                    DesiredService {
+                        vip: lb.vip_address,
+                        protocol: l.protocol.number(),
+                        port: l.port,
+                        backends,
+                    }
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (a.vip, a.protocol, a.port).cmp(&(b.vip, b.protocol, b.port)));
         out
     }
 

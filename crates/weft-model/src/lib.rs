@@ -15,6 +15,7 @@ pub mod compile;
 pub mod error;
 mod infra;
 pub mod ipam;
+mod loadbalancer;
 pub mod model;
 mod network;
 pub mod objects;

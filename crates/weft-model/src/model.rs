@@ -17,8 +17,8 @@ use weft_types::{FqName, MacAddr};
 use crate::error::{ApplyError, ModelError};
 use crate::ipam::SubnetAllocator;
 use crate::objects::{
-    Change, ControlNode, Domain, GlobalConfig, Kind, Meta, Node, Object, Port, Project,
-    SecurityGroup, SecurityGroupRule, Subnet, VirtualNetwork,
+    Change, ControlNode, Domain, GlobalConfig, Kind, LoadBalancer, Meta, Node, Object, Port,
+    Project, SecurityGroup, SecurityGroupRule, Subnet, VirtualNetwork,
 };
 use crate::request::{Command, Ref};
 
@@ -92,6 +92,7 @@ pub struct Model {
     pub(crate) rules: BTreeMap<Uuid, SecurityGroupRule>,
     pub(crate) nodes: BTreeMap<Uuid, Node>,
     pub(crate) control_nodes: BTreeMap<Uuid, ControlNode>,
+    pub(crate) load_balancers: BTreeMap<Uuid, LoadBalancer>,
     /// Unique names: FQ names of domains, projects, networks and groups;
     /// one-component names of nodes and control nodes.
     pub(crate) names: HashMap<(Kind, FqName), Uuid>,
@@ -159,6 +160,9 @@ impl Model {
             Command::CreateControlNode(req) => self.plan_create_control_node(req, ctx),
             Command::DeleteControlNode(r) => self.plan_delete_control_node(&r),
             Command::UpdateGlobalConfig(req) => self.plan_update_global(req, ctx),
+            Command::CreateLoadBalancer(req) => self.plan_create_load_balancer(req, ctx),
+            Command::UpdateLoadBalancer(r, req) => self.plan_update_load_balancer(&r, req, ctx),
+            Command::DeleteLoadBalancer(r) => self.plan_delete_load_balancer(&r),
         }
     }
 
@@ -227,6 +231,10 @@ impl Model {
         self.control_nodes.values()
     }
 
+    pub fn load_balancers(&self) -> impl Iterator<Item = &LoadBalancer> {
+        self.load_balancers.values()
+    }
+
     /// Any object by kind and id.
     pub fn get(&self, kind: Kind, id: Uuid) -> Option<Object> {
         Some(match kind {
@@ -240,6 +248,7 @@ impl Model {
             Kind::VirtualNetwork => Object::VirtualNetwork(self.networks.get(&id)?.clone()),
             Kind::Subnet => Object::Subnet(self.subnets.get(&id)?.clone()),
             Kind::Port => Object::Port(self.ports.get(&id)?.clone()),
+            Kind::LoadBalancer => Object::LoadBalancer(self.load_balancers.get(&id)?.clone()),
             Kind::Node => Object::Node(self.nodes.get(&id)?.clone()),
             Kind::ControlNode => Object::ControlNode(self.control_nodes.get(&id)?.clone()),
         })
@@ -375,6 +384,10 @@ impl Model {
                 }
                 self.ports.insert(id, p);
             }
+            Object::LoadBalancer(lb) => {
+                self.names.insert((kind, lb.fq_name.clone()), id);
+                self.load_balancers.insert(id, lb);
+            }
             Object::Node(n) => {
                 let name =
                     FqName::from_components([n.name.as_str()]).map_err(|e| fail(e.to_string()))?;
@@ -452,6 +465,11 @@ impl Model {
                 }
                 None => false,
             },
+            Kind::LoadBalancer => self
+                .load_balancers
+                .remove(&id)
+                .map(|lb| self.names.remove(&(kind, lb.fq_name)))
+                .is_some(),
             Kind::Node => match self.nodes.remove(&id) {
                 Some(n) => {
                     self.names

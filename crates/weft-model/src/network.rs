@@ -155,6 +155,13 @@ impl Model {
                 ),
             });
         }
+        if let Some(lb) = self.load_balancer_serving(id) {
+            return Err(ModelError::InUse {
+                kind: Kind::VirtualNetwork,
+                key: network.fq_name.to_string(),
+                by: format!("load balancer {} serves it", lb.fq_name),
+            });
+        }
         let mut changes: Vec<Change> = self
             .subnets_of(id)
             .into_iter()

@@ -312,6 +312,66 @@ impl GlobalConfig {
     pub const ID: Uuid = Uuid::from_u128(0x7765_6674_0000_0000_0000_0000_0000_0001);
 }
 
+/// The transport protocols a load balancer listens on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LbProtocol {
+    Tcp,
+    Udp,
+}
+
+impl LbProtocol {
+    /// The IP protocol number.
+    pub fn number(self) -> u8 {
+        match self {
+            LbProtocol::Tcp => 6,
+            LbProtocol::Udp => 17,
+        }
+    }
+}
+
+/// Where a listener's connections may go: an address the client network
+/// routes to (a pod, a VM), and the port there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+pub struct LbBackend {
+    #[schema(value_type = String)]
+    pub address: IpAddr,
+    pub port: u16,
+}
+
+/// One protocol and port of a load balancer's address, with its backends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Listener {
+    pub protocol: LbProtocol,
+    pub port: u16,
+    /// An empty list refuses connections.
+    #[serde(default)]
+    pub backends: Vec<LbBackend>,
+}
+
+/// A load-balanced address (a Kubernetes Service's ClusterIP): connections
+/// to it from the client networks go to one of a listener's backends,
+/// chosen per connection by the client's vRouter (no proxy, no kube-proxy).
+/// The address is the first fixed IP of `vip_port_id`, a port of the
+/// service network that holds it in the IPAM, as TF and Neutron's LBaaS
+/// keep VIPs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LoadBalancer {
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// `domain:project:name`.
+    pub fq_name: FqName,
+    pub project_id: Uuid,
+    pub vip_port_id: Uuid,
+    #[schema(value_type = String)]
+    pub vip_address: IpAddr,
+    /// Networks whose workloads reach the address, besides the VIP port's
+    /// own network.
+    #[serde(default)]
+    pub client_network_ids: Vec<Uuid>,
+    pub listeners: Vec<Listener>,
+}
+
 /// The kinds of object, as named in store keys, API paths and errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -326,12 +386,13 @@ pub enum Kind {
     VirtualNetwork,
     Subnet,
     Port,
+    LoadBalancer,
     Node,
     ControlNode,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::GlobalConfig,
         Kind::Domain,
         Kind::Project,
@@ -340,6 +401,7 @@ impl Kind {
         Kind::VirtualNetwork,
         Kind::Subnet,
         Kind::Port,
+        Kind::LoadBalancer,
         Kind::Node,
         Kind::ControlNode,
     ];
@@ -354,6 +416,7 @@ impl Kind {
             Kind::VirtualNetwork => "virtual-network",
             Kind::Subnet => "subnet",
             Kind::Port => "port",
+            Kind::LoadBalancer => "load-balancer",
             Kind::Node => "node",
             Kind::ControlNode => "control-node",
         }
@@ -382,6 +445,7 @@ pub enum Object {
     VirtualNetwork(VirtualNetwork),
     Subnet(Subnet),
     Port(Port),
+    LoadBalancer(LoadBalancer),
     Node(Node),
     ControlNode(ControlNode),
 }
@@ -397,6 +461,7 @@ impl Object {
             Object::VirtualNetwork(_) => Kind::VirtualNetwork,
             Object::Subnet(_) => Kind::Subnet,
             Object::Port(_) => Kind::Port,
+            Object::LoadBalancer(_) => Kind::LoadBalancer,
             Object::Node(_) => Kind::Node,
             Object::ControlNode(_) => Kind::ControlNode,
         }
@@ -412,6 +477,7 @@ impl Object {
             Object::VirtualNetwork(o) => &o.meta,
             Object::Subnet(o) => &o.meta,
             Object::Port(o) => &o.meta,
+            Object::LoadBalancer(o) => &o.meta,
             Object::Node(o) => &o.meta,
             Object::ControlNode(o) => &o.meta,
         }

@@ -201,6 +201,13 @@ impl Model {
 
     pub(crate) fn plan_delete_port(&self, reference: &Ref) -> Result<Outcome, ModelError> {
         let id = self.resolve(Kind::Port, reference, "")?;
+        if let Some(lb) = self.load_balancer_on(id) {
+            return Err(ModelError::InUse {
+                kind: Kind::Port,
+                key: id.to_string(),
+                by: format!("it holds the address of load balancer {}", lb.fq_name),
+            });
+        }
         Ok(Outcome {
             object: Object::Port(self.ports[&id].clone()),
             changes: vec![Change::Delete {

@@ -201,6 +201,9 @@ impl Model {
         if let Some(p) = self.ports.values().find(|p| p.project_id == id) {
             return Err(in_use(format!("it owns port {}", p.meta.id)));
         }
+        if let Some(lb) = self.load_balancers.values().find(|lb| lb.project_id == id) {
+            return Err(in_use(format!("it owns load balancer {}", lb.fq_name)));
+        }
         if let Some(g) = self
             .groups
             .values()

@@ -16,7 +16,7 @@ use weft_types::{Asn, FqName, FqNameError, MacAddr, Prefix, RouteTarget, Vni};
 
 use crate::objects::{
     AddressPair, AllocationPool, Direction, Encapsulation, Ethertype, ForwardingMode, HostRoute,
-    PortStatus, VifType,
+    Listener, PortStatus, VifType,
 };
 
 /// A reference to an object: its UUID, or its FQ name.
@@ -499,6 +499,45 @@ pub struct UpdateGlobalConfig {
     pub encapsulation_priority: Option<Vec<Encapsulation>>,
 }
 
+/// Create a load balancer on a VIP port (see [`crate::LoadBalancer`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLoadBalancer {
+    /// `domain:project:name`.
+    pub fq_name: FqName,
+    /// The port holding the address (its first fixed IP); one load
+    /// balancer per port.
+    #[schema(value_type = String)]
+    pub vip_port: Ref,
+    /// Networks whose workloads reach the address, besides the VIP port's.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub client_networks: Vec<Ref>,
+    #[serde(default)]
+    pub listeners: Vec<Listener>,
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateLoadBalancer {
+    /// Replaces every listener (and so every backend).
+    #[serde(default)]
+    pub listeners: Option<Vec<Listener>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub client_networks: Option<Vec<Ref>>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+}
+
 /// Everything the model can be asked to do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
@@ -527,4 +566,7 @@ pub enum Command {
     CreateControlNode(CreateControlNode),
     DeleteControlNode(Ref),
     UpdateGlobalConfig(UpdateGlobalConfig),
+    CreateLoadBalancer(CreateLoadBalancer),
+    UpdateLoadBalancer(Ref, UpdateLoadBalancer),
+    DeleteLoadBalancer(Ref),
 }

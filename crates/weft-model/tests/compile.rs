@@ -101,3 +101,116 @@ fn each_node_gets_only_its_ports_and_their_groups() {
     );
     assert!(w.model.compile_node("nowhere").ports.is_empty());
 }
+
+/// A Kubernetes-style service: its address held by an unbound port of the
+/// service network, a listener whose backend is the VM, and the seed's VN
+/// as a client network.
+fn with_service(w: &mut World) -> LoadBalancer {
+    w.project("k8s-default");
+    let service_net = "default-domain:k8s-default:k8s-default-service-network";
+    w.network(service_net, &["10.96.0.0/12"]).unwrap();
+    let vip = w
+        .port(service_net, serde_json::json!({"name": "web", "project": "k8s-default", "device_owner": "k8s:service"}))
+        .unwrap();
+    let req: CreateLoadBalancer = serde_json::from_value(serde_json::json!({
+        "fq_name": "default-domain:k8s-seamless:web",
+        "vip_port": vip.meta.id.to_string(),
+        "client_networks": [SEAMLESS],
+        "listeners": [{"protocol": "tcp", "port": 80,
+                        "backends": [{"address": "192.168.1.3", "port": 8080}]}],
+    }))
+    .unwrap();
+    match w.run(Command::CreateLoadBalancer(req)).unwrap() {
+        Object::LoadBalancer(lb) => lb,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn load_balancers_reach_the_vrfs_of_their_client_networks() {
+    let mut w = scenario();
+    let lb = with_service(&mut w);
+    assert_eq!(lb.vip_address.to_string(), "10.96.0.3");
+    let worker = w.model.compile_node("k8s-worker");
+    let vrf = &worker.vrfs[&SEAMLESS.parse().unwrap()];
+    assert_eq!(vrf.services.len(), 1);
+    let service = &vrf.services[0];
+    assert_eq!(service.vip, lb.vip_address);
+    assert_eq!((service.protocol, service.port), (6, 80));
+    assert_eq!(
+        service.backends,
+        vec![LbBackend {
+            address: "192.168.1.3".parse().unwrap(),
+            port: 8080
+        }]
+    );
+
+    // New backends replace the old ones; no listener, nothing served.
+    let update: UpdateLoadBalancer = serde_json::from_value(serde_json::json!({
+        "listeners": [{"protocol": "udp", "port": 53, "backends": []}],
+    }))
+    .unwrap();
+    w.run(Command::UpdateLoadBalancer(Ref::Id(lb.meta.id), update))
+        .unwrap();
+    let worker = w.model.compile_node("k8s-worker");
+    let services = &worker.vrfs[&SEAMLESS.parse().unwrap()].services;
+    assert_eq!((services[0].protocol, services[0].port), (17, 53));
+    assert!(services[0].backends.is_empty());
+}
+
+#[test]
+fn load_balancers_hold_what_they_use_and_refuse_bad_listeners() {
+    let mut w = scenario();
+    let lb = with_service(&mut w);
+    // The VIP port, the client network and the project stay while it exists.
+    let err = w
+        .run(Command::DeletePort(Ref::Id(lb.vip_port_id)))
+        .unwrap_err();
+    assert!(err.to_string().contains("load balancer default-domain:k8s-seamless:web"), "{err}");
+    let err = w
+        .run(Command::DeleteNetwork(Ref::Name(SEAMLESS.parse().unwrap())))
+        .unwrap_err();
+    assert!(matches!(err, ModelError::InUse { .. }), "{err}");
+    let err = w
+        .run(Command::DeleteProject(Ref::Name("default-domain:k8s-seamless".parse().unwrap())))
+        .unwrap_err();
+    assert!(matches!(err, ModelError::InUse { .. }), "{err}");
+
+    let bad = |listeners: serde_json::Value, want: &str, w: &mut World| {
+        let update: UpdateLoadBalancer =
+            serde_json::from_value(serde_json::json!({"listeners": listeners})).unwrap();
+        let err = w
+            .run(Command::UpdateLoadBalancer(Ref::Id(lb.meta.id), update))
+            .unwrap_err();
+        assert!(err.to_string().contains(want), "{err} lacks {want}");
+    };
+    bad(
+        serde_json::json!([{"protocol": "tcp", "port": 80}, {"protocol": "tcp", "port": 80}]),
+        "listed twice",
+        &mut w,
+    );
+    bad(
+        serde_json::json!([{"protocol": "tcp", "port": 0}]),
+        "port 0",
+        &mut w,
+    );
+    bad(
+        serde_json::json!([{"protocol": "tcp", "port": 80, "backends": [{"address": "fd00::1", "port": 80}]}]),
+        "not of the family",
+        &mut w,
+    );
+    // A second load balancer on the same address is refused.
+    let again: CreateLoadBalancer = serde_json::from_value(serde_json::json!({
+        "fq_name": "default-domain:k8s-seamless:web2",
+        "vip_port": lb.vip_port_id.to_string(),
+    }))
+    .unwrap();
+    let err = w.run(Command::CreateLoadBalancer(again)).unwrap_err();
+    assert!(err.to_string().contains("already the address"), "{err}");
+
+    w.run(Command::DeleteLoadBalancer(Ref::Id(lb.meta.id)))
+        .unwrap();
+    w.run(Command::DeletePort(Ref::Id(lb.vip_port_id))).unwrap();
+    let worker = w.model.compile_node("k8s-worker");
+    assert!(worker.vrfs[&SEAMLESS.parse().unwrap()].services.is_empty());
+}

@@ -47,6 +47,7 @@ pub fn encode_object(object: &Object) -> Vec<u8> {
         Object::VirtualNetwork(o) => serde_json::to_vec(o),
         Object::Subnet(o) => serde_json::to_vec(o),
         Object::Port(o) => serde_json::to_vec(o),
+        Object::LoadBalancer(o) => serde_json::to_vec(o),
         Object::Node(o) => serde_json::to_vec(o),
         Object::ControlNode(o) => serde_json::to_vec(o),
     };
@@ -73,6 +74,7 @@ pub fn decode_object(kind: Kind, key: &str, value: &[u8]) -> Result<Object, Deco
         }
         Kind::Subnet => Object::Subnet(serde_json::from_slice(value).map_err(wrap)?),
         Kind::Port => Object::Port(serde_json::from_slice(value).map_err(wrap)?),
+        Kind::LoadBalancer => Object::LoadBalancer(serde_json::from_slice(value).map_err(wrap)?),
         Kind::Node => Object::Node(serde_json::from_slice(value).map_err(wrap)?),
         Kind::ControlNode => Object::ControlNode(serde_json::from_slice(value).map_err(wrap)?),
     })
