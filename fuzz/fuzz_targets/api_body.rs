@@ -16,7 +16,7 @@ use weft_model::{Change, Command, Ref};
 use weft_server::extract::parse;
 
 /// How many request types the first byte chooses from.
-const TYPES: u8 = 18;
+const TYPES: u8 = 19;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&selector, json)) = data.split_first() else {
@@ -35,6 +35,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             | Command::CreateSecurityGroupRule(_)
             | Command::CreateNode(_)
             | Command::CreateControlNode(_)
+            | Command::CreateLoadBalancer(_)
     );
     let mut world = World::prepared();
     let before = api::fingerprint(&world.model);
@@ -91,6 +92,7 @@ fn decode(selector: u8, json: &[u8]) -> Option<Command> {
             parse(json).ok()?,
         ),
         16 => Command::CreateControlNode(parse(json).ok()?),
-        _ => Command::UpdateGlobalConfig(parse(json).ok()?),
+        17 => Command::UpdateGlobalConfig(parse(json).ok()?),
+        _ => Command::CreateLoadBalancer(parse(json).ok()?),
     })
 }

@@ -1,6 +1,6 @@
 //! The vRouter forwarding engine under hostile input: a programmed engine
 //! (two VRFs, local vifs with port security, DHCP and ACLs, a tunnel next
-//! hop that loops back to a local label) is fed a sequence of operations
+//! hop that loops back to a local label, load-balanced services) is fed a sequence of operations
 //! decoded from the fuzz input: raw frames on vifs (with and without a
 //! virtio-net header), raw underlay payloads of
 //! each tunnel kind, well-formed IPv4 packets with fuzzed fields (so flows
@@ -14,9 +14,10 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use weft_types::{MacAddr, MplsLabel, Vni};
 use weft_vrouter::{
-    AclRule, Command, DhcpConfig, Direction, Encapsulation, Engine, EngineConfig, Ethertype,
-    FlowTimeouts, Millis, NextHop, NextHopKind, NhId, Output, Remote, RouteConfig, SgId,
-    TunnelKind, VROUTER_MAC, VifConfig, VifId, VifKind, VrfConfig, VrfId,
+    AclRule, Backend, Command, DhcpConfig, Direction, Encapsulation, Engine, EngineConfig,
+    Ethertype, FlowTimeouts, Millis, NextHop, NextHopKind, NhId, Output, Remote, RouteConfig,
+    ServiceConfig, ServiceKey, SgId, TunnelKind, VROUTER_MAC, VifConfig, VifId, VifKind,
+    VrfConfig, VrfId,
 };
 use weft_wire::{EtherType, EthernetFrame, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr};
 
@@ -114,6 +115,33 @@ fn engine() -> Option<Engine> {
             prefix: prefix.parse().ok()?,
             nh: NhId(nh),
             sgs: vec![SgId(9)],
+        }));
+    }
+    // Services on 10.0.0.11: TCP 80 spread over a local and a remote
+    // backend, UDP 53 without backends (refused).
+    for vrf in [1, 2] {
+        let key = |protocol, port| ServiceKey {
+            vrf: VrfId(vrf),
+            vip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 11)),
+            protocol,
+            port,
+        };
+        commands.push(Command::SetService(ServiceConfig {
+            key: key(6, 80),
+            backends: vec![
+                Backend {
+                    addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3)),
+                    port: 8080,
+                },
+                Backend {
+                    addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)),
+                    port: 80,
+                },
+            ],
+        }));
+        commands.push(Command::SetService(ServiceConfig {
+            key: key(17, 53),
+            backends: vec![],
         }));
     }
     for command in commands {

@@ -212,6 +212,7 @@ pub fn objects(model: &Model) -> Vec<Object> {
     out.extend(model.ports().cloned().map(Object::Port));
     out.extend(model.nodes().cloned().map(Object::Node));
     out.extend(model.control_nodes().cloned().map(Object::ControlNode));
+    out.extend(model.load_balancers().cloned().map(Object::LoadBalancer));
     out
 }
 
@@ -244,6 +245,25 @@ fn reserved(subnet: &weft_model::Subnet) -> BTreeSet<IpAddr> {
 /// The model's invariants. Panics naming the first one broken.
 pub fn check_model(model: &Model) {
     let exists = |kind: Kind, id: Uuid| model.get(kind, id).is_some();
+
+    for lb in model.load_balancers() {
+        let name = &lb.fq_name;
+        assert!(exists(Kind::Project, lb.project_id), "load balancer {name} names a missing project");
+        let Some(Object::Port(port)) = model.get(Kind::Port, lb.vip_port_id) else {
+            panic!("load balancer {name} is on a missing port");
+        };
+        assert!(
+            port.fixed_ips.iter().any(|f| f.ip_address == lb.vip_address),
+            "load balancer {name} serves {}, which its port does not hold",
+            lb.vip_address
+        );
+        for network in &lb.client_network_ids {
+            assert!(
+                exists(Kind::VirtualNetwork, *network),
+                "load balancer {name} serves a missing network {network}"
+            );
+        }
+    }
 
     // References point at objects that exist.
     for project in model.projects() {
@@ -502,6 +522,7 @@ pub fn undo(created: &Object) -> Option<Command> {
         Object::Port(_) => Command::DeletePort(id),
         Object::Node(_) => Command::DeleteNode(id),
         Object::ControlNode(_) => Command::DeleteControlNode(id),
+        Object::LoadBalancer(_) => Command::DeleteLoadBalancer(id),
         Object::GlobalConfig(_) | Object::Domain(_) => return None,
     })
 }

@@ -20,8 +20,8 @@ use weft_control::proto::{self, NodeConfig};
 use weft_control::rib::RouteAttrs;
 use weft_types::{Prefix, Vni};
 use weft_vrouter::{
-    AclRule, Command, Encapsulation, NextHop, NextHopKind, NhId, RouteConfig, VifConfig, VifId,
-    VifKind, VrfConfig, VrfId,
+    AclRule, Backend, Command, Encapsulation, NextHop, NextHopKind, NhId, RouteConfig,
+    ServiceConfig, ServiceKey, VifConfig, VifId, VifKind, VrfConfig, VrfId,
 };
 
 use crate::convert;
@@ -105,6 +105,8 @@ pub struct Reconciler {
     nh_ids: BTreeMap<NhOwner, NhId>,
     /// Vifs whose interface is attached: only their routes are published.
     plugged: BTreeSet<VifId>,
+    /// Load-balanced services as programmed.
+    services: BTreeMap<ServiceKey, Vec<Backend>>,
 }
 
 /// The next hop every gateway and service address points at.
@@ -128,6 +130,7 @@ impl Reconciler {
             installed: BTreeMap::new(),
             nh_ids,
             plugged: BTreeSet::new(),
+            services: BTreeMap::new(),
         }
     }
 
@@ -247,6 +250,17 @@ impl Reconciler {
                 labels.release(id);
             }
         }
+        let services = desired_services(config, &vrfs, &mut plan.problems);
+        let gone_services: Vec<ServiceKey> = self
+            .services
+            .keys()
+            .filter(|key| !services.contains_key(*key))
+            .copied()
+            .collect();
+        for key in gone_services {
+            self.services.remove(&key);
+            plan.commands.push(Command::DeleteService(key));
+        }
         let gone_vrfs: Vec<String> = self
             .vrfs
             .keys()
@@ -282,6 +296,15 @@ impl Reconciler {
                     self.vrfs.insert(name.clone(), vrf.clone());
                     plan.commands.push(Command::AddVrf(vrf.clone()));
                 }
+            }
+        }
+        for (key, backends) in services {
+            if self.services.get(&key) != Some(&backends) {
+                plan.commands.push(Command::SetService(ServiceConfig {
+                    key,
+                    backends: backends.clone(),
+                }));
+                self.services.insert(key, backends);
             }
         }
         for (id, state) in ports {
@@ -536,6 +559,51 @@ fn desired_vrfs(config: &NodeConfig, problems: &mut Vec<String>) -> BTreeMap<Str
                 name: name.clone(),
             },
         );
+    }
+    out
+}
+
+/// The services of the VRFs this node holds; unusable entries are skipped
+/// and reported.
+fn desired_services(
+    config: &NodeConfig,
+    vrfs: &BTreeMap<String, VrfConfig>,
+    problems: &mut Vec<String>,
+) -> BTreeMap<ServiceKey, Vec<Backend>> {
+    let mut out = BTreeMap::new();
+    for vrf in &config.vrfs {
+        let Some(id) = vrfs.get(&vrf.name).map(|v| v.id) else {
+            continue;
+        };
+        for service in &vrf.services {
+            let what = format!("VRF {}: service {}:{}", vrf.name, service.vip, service.port);
+            let Ok(vip) = service.vip.parse::<IpAddr>() else {
+                problems.push(format!("{what}: bad address"));
+                continue;
+            };
+            let (Ok(protocol), Ok(port)) =
+                (u8::try_from(service.protocol), u16::try_from(service.port))
+            else {
+                problems.push(format!("{what}: bad protocol or port"));
+                continue;
+            };
+            let mut backends = Vec::new();
+            for b in &service.backends {
+                match (b.address.parse::<IpAddr>(), u16::try_from(b.port)) {
+                    (Ok(addr), Ok(port)) => backends.push(Backend { addr, port }),
+                    _ => problems.push(format!("{what}: bad backend {}:{}", b.address, b.port)),
+                }
+            }
+            backends.sort();
+            backends.dedup();
+            let key = ServiceKey {
+                vrf: id,
+                vip,
+                protocol,
+                port,
+            };
+            out.insert(key, backends);
+        }
     }
     out
 }

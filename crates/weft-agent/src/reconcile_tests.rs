@@ -69,6 +69,7 @@ fn snapshot(ports: Vec<proto::Port>) -> NodeConfig {
             vn_id: 5,
             vni: 5,
             route_targets: vec!["target:64512:8000005".into()],
+            services: vec![],
         }],
         acls: vec![own_members(7)],
         encapsulation_priority: vec![
@@ -416,4 +417,83 @@ fn an_unplugged_port_is_withdrawn_and_published_again_when_back() {
     let back = r.set_plugged(vif, true);
     assert_eq!(back.publish.len(), 1);
     assert_eq!(back.publish[0].attrs.label, 16, "same label after re-plug");
+}
+
+fn service(backends: &[(&str, u32)]) -> proto::Service {
+    proto::Service {
+        vip: "10.96.0.10".into(),
+        protocol: 6,
+        port: 80,
+        backends: backends
+            .iter()
+            .map(|(a, p)| proto::Backend {
+                address: (*a).into(),
+                port: *p,
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn services_follow_the_snapshots_and_go_before_their_vrf() {
+    let mut r = Reconciler::new(COMPUTE, encaps());
+    let mut labels = Labels::default();
+    let mut engine = weft_vrouter::Engine::default();
+    let apply = |plan: &Plan, engine: &mut weft_vrouter::Engine| {
+        for c in plan.commands.clone() {
+            engine
+                .apply(c.clone())
+                .unwrap_or_else(|e| panic!("{c:?}: {e}"));
+        }
+    };
+    let with = |services: Vec<proto::Service>| {
+        let mut config = snapshot(vec![vm_port()]);
+        config.vrfs[0].services = services;
+        config
+    };
+    let plan = r.apply_config(&with(vec![service(&[("192.168.1.3", 8080)])]), &mut labels);
+    apply(&plan, &mut engine);
+    let set: Vec<&Command> = plan
+        .commands
+        .iter()
+        .filter(|c| matches!(c, Command::SetService(_)))
+        .collect();
+    assert_eq!(set.len(), 1, "{:?}", plan.commands);
+    let (key, backends) = engine.services().next().unwrap();
+    assert_eq!(key.vrf, VrfId(5));
+    assert_eq!(backends.len(), 1);
+
+    // The same snapshot changes nothing; new backends replace the old.
+    let plan = r.apply_config(&with(vec![service(&[("192.168.1.3", 8080)])]), &mut labels);
+    assert!(plan.commands.is_empty(), "{:?}", plan.commands);
+    let plan = r.apply_config(
+        &with(vec![service(&[
+            ("192.168.1.3", 8080),
+            ("192.168.1.4", 8080),
+        ])]),
+        &mut labels,
+    );
+    apply(&plan, &mut engine);
+    assert_eq!(engine.services().next().unwrap().1.len(), 2);
+
+    // A bad entry is reported, not programmed.
+    let mut bad = service(&[]);
+    bad.vip = "not-an-address".into();
+    let plan = r.apply_config(&with(vec![bad]), &mut labels);
+    assert!(
+        plan.problems.iter().any(|p| p.contains("bad address")),
+        "{:?}",
+        plan.problems
+    );
+    apply(&plan, &mut engine);
+    assert_eq!(engine.services().count(), 0);
+
+    // Gone with the VRF: the service goes first, so the engine accepts both.
+    let plan = r.apply_config(&with(vec![service(&[("192.168.1.3", 8080)])]), &mut labels);
+    apply(&plan, &mut engine);
+    let mut empty = snapshot(vec![]);
+    empty.vrfs.clear();
+    let plan = r.apply_config(&empty, &mut labels);
+    apply(&plan, &mut engine);
+    assert_eq!(engine.services().count(), 0);
 }

@@ -56,6 +56,10 @@ pub enum Command {
     /// Security groups and their rules.
     #[command(subcommand)]
     Sg(SgCmd),
+    /// Load balancers: service addresses spread over backends by the
+    /// vRouters (what a Kubernetes Service becomes).
+    #[command(subcommand)]
+    Lb(LbCmd),
     /// Nodes running `weft agent` (vRouters).
     #[command(subcommand)]
     Node(NodeCmd),
@@ -457,6 +461,51 @@ pub enum SgCmd {
     /// Rules of a group.
     #[command(subcommand)]
     Rule(RuleCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LbCmd {
+    /// Create a load balancer `domain:project:name` on the address of a
+    /// port (typically an unbound port of a service network).
+    Create {
+        fq_name: String,
+        /// The port whose first fixed IP is the service address.
+        #[arg(long)]
+        vip_port: String,
+        /// A network whose workloads reach the address (repeatable); the
+        /// VIP port's own network always does.
+        #[arg(long = "client-network")]
+        client_networks: Vec<String>,
+        /// PROTO:PORT=ADDR:PORT[,ADDR:PORT…], e.g.
+        /// `tcp:80=192.168.1.3:8080,192.168.1.5:8080` (repeatable; no `=`:
+        /// no backends yet).
+        #[arg(long = "listener")]
+        listeners: Vec<String>,
+    },
+    /// Replace the listeners (and their backends) or the client networks.
+    Update {
+        lb: String,
+        #[arg(long = "listener")]
+        listeners: Vec<String>,
+        /// Remove every listener.
+        #[arg(long, conflicts_with = "listeners")]
+        no_listeners: bool,
+        #[arg(long = "client-network")]
+        client_networks: Vec<String>,
+    },
+    List {
+        #[arg(long)]
+        project: Option<String>,
+        /// Load balancers a network reaches or holds the address of.
+        #[arg(long)]
+        network: Option<String>,
+    },
+    Show {
+        lb: String,
+    },
+    Delete {
+        lb: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,20 +8,21 @@ use anyhow::{Context, bail};
 use uuid::Uuid;
 use weft_api::client::Client;
 use weft_api::{
-    ControlNodes, Domains, ListQuery, Nodes, Ports, Projects, SecurityGroupRules, SecurityGroups,
-    Subnets, VirtualNetworks,
+    ControlNodes, Domains, ListQuery, LoadBalancers, Nodes, Ports, Projects, SecurityGroupRules,
+    SecurityGroups, Subnets, VirtualNetworks,
 };
 use weft_model::{
-    AddressPair, AllocationPool, CreateControlNode, CreateDomain, CreateNetwork, CreateNode,
-    CreatePort, CreateProject, CreateSecurityGroup, CreateSecurityGroupRule, CreateSubnet,
-    Direction, Encapsulation, Ethertype, FixedIpRequest, ForwardingMode, Port, Ref,
-    SecurityGroupRule, Subnet, UpdateGlobalConfig, UpdatePort, VifType,
+    AddressPair, AllocationPool, CreateControlNode, CreateDomain, CreateLoadBalancer,
+    CreateNetwork, CreateNode, CreatePort, CreateProject, CreateSecurityGroup,
+    CreateSecurityGroupRule, CreateSubnet, Direction, Encapsulation, Ethertype, FixedIpRequest,
+    ForwardingMode, LbBackend, LbProtocol, Listener, Port, Ref, SecurityGroupRule, Subnet,
+    UpdateGlobalConfig, UpdateLoadBalancer, UpdatePort, VifType,
 };
 use weft_types::{Asn, FqName, MacAddr, Prefix, RouteTarget, Vni};
 
 use crate::args::{
-    Command, ControlNodeCmd, DomainCmd, Format, GlobalCmd, NodeCmd, PortCmd, ProjectCmd, RuleCmd,
-    SgCmd, SubnetCmd, VnCmd,
+    Command, ControlNodeCmd, DomainCmd, Format, GlobalCmd, LbCmd, NodeCmd, PortCmd, ProjectCmd,
+    RuleCmd, SgCmd, SubnetCmd, VnCmd,
 };
 use crate::output;
 
@@ -60,6 +61,7 @@ pub(crate) async fn run(server: &str, format: Format, command: Command) -> anyho
         Command::Subnet(cmd) => subnet(&client, format, cmd).await,
         Command::Port(cmd) => port(&client, format, cmd).await,
         Command::Sg(cmd) => sg(&client, format, cmd).await,
+        Command::Lb(cmd) => lb(&client, format, cmd).await,
         Command::Node(cmd) => node(&client, format, cmd).await,
         Command::ControlNode(cmd) => control_node(&client, format, cmd).await,
         Command::Global(cmd) => global(&client, format, cmd).await,
@@ -552,6 +554,148 @@ async fn sg(client: &Client, format: Format, cmd: SgCmd) -> anyhow::Result<()> {
             deleted(format, "security-group", &gone.fq_name.to_string(), &gone);
         }
         SgCmd::Rule(cmd) => rule(client, format, cmd).await?,
+    }
+    Ok(())
+}
+
+/// `tcp:80=192.168.1.3:8080,192.168.1.5:8080` → a listener.
+fn listener(text: &str) -> anyhow::Result<Listener> {
+    let bad =
+        |why: &str| anyhow::anyhow!("listener '{text}': {why} (expected PROTO:PORT[=ADDR:PORT,…])");
+    let (front, backends) = text.split_once('=').unwrap_or((text, ""));
+    let (protocol, port) = front.split_once(':').ok_or_else(|| bad("no PROTO:PORT"))?;
+    let protocol: LbProtocol = parse_enum(protocol, "protocol", "tcp, udp")?;
+    let port: u16 = port.parse().map_err(|_| bad("bad port"))?;
+    let backends = backends
+        .split(',')
+        .filter(|b| !b.is_empty())
+        .map(|b| {
+            let addr: std::net::SocketAddr = b
+                .parse()
+                .map_err(|_| bad(&format!("backend '{b}' is not ADDR:PORT")))?;
+            Ok(LbBackend {
+                address: addr.ip(),
+                port: addr.port(),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Listener {
+        protocol,
+        port,
+        backends,
+    })
+}
+
+fn listeners_text(listeners: &[Listener]) -> String {
+    let shown: Vec<String> = listeners
+        .iter()
+        .map(|l| {
+            let backends: Vec<String> = l
+                .backends
+                .iter()
+                .map(|b| std::net::SocketAddr::new(b.address, b.port).to_string())
+                .collect();
+            let protocol = match l.protocol {
+                LbProtocol::Tcp => "tcp",
+                LbProtocol::Udp => "udp",
+            };
+            format!("{protocol}:{}={}", l.port, backends.join(","))
+        })
+        .collect();
+    shown.join(" ")
+}
+
+async fn lb(client: &Client, format: Format, cmd: LbCmd) -> anyhow::Result<()> {
+    match cmd {
+        LbCmd::Create {
+            fq_name: name,
+            vip_port,
+            client_networks,
+            listeners,
+        } => {
+            let req = CreateLoadBalancer {
+                fq_name: fq_name(&name)?,
+                vip_port: reference(&vip_port, "port")?,
+                client_networks: client_networks
+                    .iter()
+                    .map(|n| reference(n, "virtual network"))
+                    .collect::<anyhow::Result<_>>()?,
+                listeners: listeners
+                    .iter()
+                    .map(|l| listener(l))
+                    .collect::<anyhow::Result<_>>()?,
+                id: None,
+                description: String::new(),
+                tags: Vec::new(),
+            };
+            output::show(format, &client.create::<LoadBalancers>(&req).await?);
+        }
+        LbCmd::Update {
+            lb,
+            listeners,
+            no_listeners,
+            client_networks,
+        } => {
+            let req = UpdateLoadBalancer {
+                listeners: if no_listeners {
+                    Some(Vec::new())
+                } else if listeners.is_empty() {
+                    None
+                } else {
+                    Some(
+                        listeners
+                            .iter()
+                            .map(|l| listener(l))
+                            .collect::<anyhow::Result<_>>()?,
+                    )
+                },
+                client_networks: if client_networks.is_empty() {
+                    None
+                } else {
+                    Some(
+                        client_networks
+                            .iter()
+                            .map(|n| reference(n, "virtual network"))
+                            .collect::<anyhow::Result<_>>()?,
+                    )
+                },
+                description: None,
+                tags: None,
+            };
+            output::show(format, &client.update::<LoadBalancers>(&lb, &req).await?);
+        }
+        LbCmd::List { project, network } => {
+            let query = ListQuery {
+                project: project.map(|p| reference(&p, "project")).transpose()?,
+                network: network
+                    .map(|n| reference(&n, "virtual network"))
+                    .transpose()?,
+                ..ListQuery::default()
+            };
+            let lbs = client.list::<LoadBalancers>(&query).await?;
+            let rows = lbs
+                .iter()
+                .map(|lb| {
+                    vec![
+                        lb.meta.id.to_string(),
+                        lb.fq_name.to_string(),
+                        lb.vip_address.to_string(),
+                        listeners_text(&lb.listeners),
+                    ]
+                })
+                .collect();
+            output::list(
+                format,
+                &lbs,
+                &["ID", "FQ NAME", "ADDRESS", "LISTENERS"],
+                rows,
+            );
+        }
+        LbCmd::Show { lb } => output::show(format, &client.get::<LoadBalancers>(&lb).await?),
+        LbCmd::Delete { lb } => {
+            let gone = client.delete::<LoadBalancers>(&lb).await?;
+            deleted(format, "load-balancer", &gone.fq_name.to_string(), &gone);
+        }
     }
     Ok(())
 }

@@ -97,6 +97,111 @@ fn seamless_dhcp_security_groups_and_flows() -> Result<()> {
     })
 }
 
+/// A Kubernetes-style service without kube-proxy: an address held by a port
+/// of a service network, a load balancer whose backend is the VM's web
+/// server, and the pod fetching a page from the service address. The
+/// pod's vRouter picks the backend and rewrites the connection both ways;
+/// with no backend left, connections are refused and counted.
+#[test]
+#[ignore = "needs root and network namespaces: run scripts/test as root"]
+fn a_pod_reaches_a_vm_through_a_service_address() -> Result<()> {
+    with_lab("l", |lab| {
+        seamless(lab)?;
+        add_ingress(lab, VM_SG, &["--remote-ip", "0.0.0.0/0"])?;
+        let site = tempfile::tempdir()?;
+        std::fs::write(site.path().join("index.html"), "served by the VM\n")?;
+        let mut httpd = lab
+            .exec("vm", "busybox")?
+            .args(["httpd", "-f", "-p", "8080", "-h"])
+            .arg(site.path())
+            .spawn()?;
+        let result = (|| -> Result<()> {
+            weft(lab, CONTROL, &["project", "create", "k8s-default"])?;
+            let service_net = "default-domain:k8s-default:k8s-default-service-network";
+            weft(
+                lab,
+                CONTROL,
+                &["vn", "create", service_net, "--subnet", "10.96.0.0/12"],
+            )?;
+            let vip = create_port(
+                lab,
+                &[
+                    "--vn",
+                    service_net,
+                    "--name",
+                    "web",
+                    "--project",
+                    "k8s-default",
+                ],
+            )?;
+            let lb = api(
+                lab,
+                &[
+                    "lb",
+                    "create",
+                    "default-domain:k8s-seamless:web",
+                    "--vip-port",
+                    &vip.id,
+                    "--client-network",
+                    VN,
+                    "--listener",
+                    "tcp:80=192.168.1.3:8080",
+                ],
+            )?;
+            ensure!(lb["vip_address"] == "10.96.0.3", "{lb}");
+            let url = "http://10.96.0.3/index.html";
+            let fetch = |lab: &Lab| -> Result<String> {
+                let out = lab
+                    .exec("pod", "curl")?
+                    .args(["-s", "-m", "2", url])
+                    .output()?;
+                Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+            };
+            wait_for(
+                "the page through the service address",
+                Duration::from_secs(20),
+                || fetch(lab).is_ok_and(|page| page == "served by the VM\n"),
+            )?;
+            // The flow is keyed on the backend: that is what the groups saw.
+            let flows = agent(lab, WORKER, &["flow", "-l"])?;
+            let to_backend = flows.as_array().context("flows")?.iter().any(|f| {
+                f["src"] == "192.168.1.4" && f["dst"] == "192.168.1.3" && f["dst_port"] == 8080
+            });
+            ensure!(to_backend, "no pod → 192.168.1.3:8080 flow: {flows}");
+
+            weft(
+                lab,
+                CONTROL,
+                &[
+                    "lb",
+                    "update",
+                    "default-domain:k8s-seamless:web",
+                    "--no-listeners",
+                ],
+            )?;
+            weft(
+                lab,
+                CONTROL,
+                &[
+                    "lb",
+                    "update",
+                    "default-domain:k8s-seamless:web",
+                    "--listener",
+                    "tcp:80",
+                ],
+            )?;
+            wait_for("connections to be refused", Duration::from_secs(20), || {
+                fetch(lab).is_ok_and(|page| page.is_empty())
+                    && drops(lab, WORKER, "no_backend").is_ok_and(|n| n > 0)
+            })?;
+            Ok(())
+        })();
+        let _ = httpd.kill();
+        let _ = httpd.wait();
+        result
+    })
+}
+
 /// On k8s-worker, a Tunnel next hop to os-compute whose flags show `encap`.
 fn assert_tunnel_nh(lab: &Lab, encap: &str) -> Result<()> {
     let mut last = String::new();

@@ -250,7 +250,7 @@ impl Model {
                 })
             })
             .collect();
-        out.sort_by(|a, b| (a.vip, a.protocol, a.port).cmp(&(b.vip, b.protocol, b.port)));
+        out.sort_by_key(|s| (s.vip, s.protocol, s.port));
         out
     }
 

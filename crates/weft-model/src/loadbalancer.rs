@@ -96,10 +96,7 @@ impl Model {
         })
     }
 
-    pub(crate) fn plan_delete_load_balancer(
-        &self,
-        reference: &Ref,
-    ) -> Result<Outcome, ModelError> {
+    pub(crate) fn plan_delete_load_balancer(&self, reference: &Ref) -> Result<Outcome, ModelError> {
         let id = self.resolve(Kind::LoadBalancer, reference, "")?;
         Ok(Outcome {
             object: Object::LoadBalancer(self.load_balancers[&id].clone()),

@@ -313,7 +313,9 @@ impl GlobalConfig {
 }
 
 /// The transport protocols a load balancer listens on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LbProtocol {
     Tcp,
@@ -332,7 +334,9 @@ impl LbProtocol {
 
 /// Where a listener's connections may go: an address the client network
 /// routes to (a pod, a VM), and the port there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 pub struct LbBackend {
     #[schema(value_type = String)]
     pub address: IpAddr,

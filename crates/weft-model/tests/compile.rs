@@ -166,13 +166,19 @@ fn load_balancers_hold_what_they_use_and_refuse_bad_listeners() {
     let err = w
         .run(Command::DeletePort(Ref::Id(lb.vip_port_id)))
         .unwrap_err();
-    assert!(err.to_string().contains("load balancer default-domain:k8s-seamless:web"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("load balancer default-domain:k8s-seamless:web"),
+        "{err}"
+    );
     let err = w
         .run(Command::DeleteNetwork(Ref::Name(SEAMLESS.parse().unwrap())))
         .unwrap_err();
     assert!(matches!(err, ModelError::InUse { .. }), "{err}");
     let err = w
-        .run(Command::DeleteProject(Ref::Name("default-domain:k8s-seamless".parse().unwrap())))
+        .run(Command::DeleteProject(Ref::Name(
+            "default-domain:k8s-seamless".parse().unwrap(),
+        )))
         .unwrap_err();
     assert!(matches!(err, ModelError::InUse { .. }), "{err}");
 

@@ -149,6 +149,23 @@ pub fn to_proto(desired: &NodeDesired) -> proto::NodeConfig {
                 vn_id: v.vn_id,
                 vni: v.vni.get(),
                 route_targets: v.route_targets.iter().map(ToString::to_string).collect(),
+                services: v
+                    .services
+                    .iter()
+                    .map(|s| proto::Service {
+                        vip: s.vip.to_string(),
+                        protocol: u32::from(s.protocol),
+                        port: u32::from(s.port),
+                        backends: s
+                            .backends
+                            .iter()
+                            .map(|b| proto::Backend {
+                                address: b.address.to_string(),
+                                port: u32::from(b.port),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
             })
             .collect(),
         acls: desired

@@ -121,6 +121,7 @@ pub fn node_config(port: proto::Port, vm_open: bool) -> proto::NodeConfig {
             vn_id: VN_ID,
             vni: VN_ID,
             route_targets: vec![format!("target:64512:{}", 8_000_000 + VN_ID)],
+            services: vec![],
         }],
         acls: acls(vm_open),
         encapsulation_priority: vec![
