@@ -133,6 +133,14 @@ pub struct LabUpArgs {
     /// the lab does not use are listed, not dropped silently.
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<std::path::PathBuf>,
+    /// Run the real parts too: a real Keystone on the OpenStack control
+    /// host, which the server's Neutron API then checks tokens with.
+    #[arg(long)]
+    pub full: bool,
+    /// The project's scripts (scripts/openstack-env for `--full`); by
+    /// default those of the checkout weft was built from.
+    #[arg(long, env = "WEFT_SCRIPTS", value_name = "DIR")]
+    pub scripts: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

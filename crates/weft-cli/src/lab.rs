@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use weft_lab::scenario::OpenstackCli;
 use weft_lab::{Inventory, Lab, LabConfig, Plan, Role, Settings, Topology};
 
 use crate::args::{LabArgs, LabCmd, LabExecArgs, LabScenarioCmd, LabUpArgs};
@@ -84,6 +85,9 @@ fn build(args: &LabUpArgs) -> anyhow::Result<Lab> {
         args.lab.prefix,
         plan.topology.hosts().len()
     ));
+    if args.full {
+        full_openstack(&mut lab, &plan.topology, args, started)?;
+    }
     lab.start_server().context("start weft server")?;
     let control = plan.topology.control()?.name.clone();
     text(&format!("[{}] weft server on {control}", elapsed(started)));
@@ -95,6 +99,83 @@ fn build(args: &LabUpArgs) -> anyhow::Result<Lab> {
         text(&format!("[{}] weft agent on {host}", elapsed(started)));
     }
     Ok(lab)
+}
+
+/// Where Keystone listens on the OpenStack control host.
+const KEYSTONE_PORT: u16 = 5000;
+
+/// The project's scripts directory.
+fn scripts_dir(args: &LabUpArgs) -> anyhow::Result<PathBuf> {
+    let dir = args
+        .scripts
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts")));
+    if !dir.join("openstack-env").is_file() {
+        bail!(
+            "no scripts/openstack-env in {} (give --scripts DIR or WEFT_SCRIPTS)",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+/// `--full`, OpenStack side: a real Keystone (from the project's venv) in
+/// the OpenStack control host's namespace, with weft's Neutron API in its
+/// catalog; the server then validates tokens against it. Writes an admin
+/// openrc into the lab's state dir for `weft lab exec`.
+fn full_openstack(
+    lab: &mut Lab,
+    topology: &Topology,
+    args: &LabUpArgs,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let Some(host) = topology.first_with(Role::Openstack) else {
+        text("  --full: the inventory has no openstack host; no Keystone");
+        return Ok(());
+    };
+    let scripts = scripts_dir(args)?;
+    let dir = state_dir(&args.lab).join("keystone");
+    let listen = format!("{}:{KEYSTONE_PORT}", host.underlay_ip);
+    let out = std::process::Command::new(scripts.join("openstack-env"))
+        .arg("keystone")
+        .arg(&dir)
+        .args(["--netns", &topology.netns(&host.name), "--listen", &listen])
+        .args(["--network-endpoint", &topology.neutron_url()?])
+        .output()
+        .context("run scripts/openstack-env keystone")?;
+    if !out.status.success() {
+        bail!(
+            "Keystone on {}: {}",
+            host.name,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let url = format!("http://{listen}");
+    lab.set_neutron_auth(weft_lab::NeutronAuth::Keystone {
+        url: url.clone(),
+        user: "neutron".into(),
+        password: "secret".into(),
+        project: "service".into(),
+        domain: "Default".into(),
+    });
+    text(&format!(
+        "[{}] Keystone on {} ({url}), weft's Neutron API in its catalog",
+        elapsed(started),
+        host.name
+    ));
+    Ok(())
+}
+
+/// The `key=value` lines of the env file `scripts/openstack-env keystone`
+/// wrote for the lab, if `--full` made one.
+fn keystone_env(state: &std::path::Path) -> Option<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(state.join("keystone").join("keystone.env")).ok()?;
+    Some(
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    )
 }
 
 /// The inventory's deployment-wide settings, through the lab's API.
@@ -158,9 +239,33 @@ fn attach(args: &LabArgs) -> anyhow::Result<Lab> {
     Ok(Lab::attach(plan(args)?.topology, config(args)?)?)
 }
 
+/// The demo user's `openstack` CLI when the lab runs a real Keystone.
+fn openstack_user(topology: &Topology, state: &std::path::Path) -> Option<OpenstackCli> {
+    let vars = keystone_env(state)?;
+    let host = topology.first_with(Role::Openstack)?.name.clone();
+    let venv = vars.iter().find(|(k, _)| k == "OPENSTACK_VENV")?.1.clone();
+    let mut env: Vec<(String, String)> = vars
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("OS_"))
+        .collect();
+    for (k, v) in [
+        ("OS_USERNAME", "demo"),
+        ("OS_PASSWORD", "secret"),
+        ("OS_PROJECT_NAME", "k8s-contrail"),
+    ] {
+        env.push((k.to_owned(), v.to_owned()));
+    }
+    Some(OpenstackCli {
+        host,
+        program: PathBuf::from(venv).join("bin").join("openstack"),
+        env,
+    })
+}
+
 fn scenario_seed(args: &LabArgs) -> anyhow::Result<()> {
     let mut lab = attach(args)?;
-    let result = weft_lab::scenario::seed(&mut lab, &mut std::io::stdout());
+    let openstack = openstack_user(lab.topology(), &state_dir(args));
+    let result = weft_lab::scenario::seed_with(&mut lab, &mut std::io::stdout(), openstack);
     if result.is_err() {
         for log in agent_logs(lab.topology()) {
             eprintln!("---- {log} (last lines) ----\n{}", lab.log_tail(&log, 20));
@@ -243,12 +348,32 @@ fn host_environment(
     state: &std::path::Path,
 ) -> anyhow::Result<()> {
     if host.has(Role::Openstack) {
-        // The lab's Neutron API runs with Neutron's noauth: the CLI's
-        // `none` auth plugin talks to it directly, as admin.
-        command
-            .env("OS_AUTH_TYPE", "none")
-            .env("OS_ENDPOINT", topology.neutron_url()?);
-        if let Some(bin) = openstack_cli_dir() {
+        let mut cli = openstack_cli_dir();
+        match keystone_env(state) {
+            // `--full`: the admin user's openrc against the lab's Keystone.
+            Some(vars) => {
+                for (key, value) in &vars {
+                    if key.starts_with("OS_") {
+                        command.env(key, value);
+                    }
+                    if key == "OPENSTACK_VENV" {
+                        cli = Some(PathBuf::from(value).join("bin"));
+                    }
+                }
+                command
+                    .env("OS_USERNAME", "admin")
+                    .env("OS_PASSWORD", "secret")
+                    .env("OS_PROJECT_NAME", "admin");
+            }
+            // The lab's Neutron API runs with Neutron's noauth: the CLI's
+            // `none` auth plugin talks to it directly, as admin.
+            None => {
+                command
+                    .env("OS_AUTH_TYPE", "none")
+                    .env("OS_ENDPOINT", topology.neutron_url()?);
+            }
+        }
+        if let Some(bin) = cli {
             let path = std::env::var("PATH").unwrap_or_default();
             command.env("PATH", format!("{}:{path}", bin.display()));
         }
@@ -309,7 +434,8 @@ fn seed(args: &LabUpArgs) -> anyhow::Result<()> {
     down(&args.lab)?;
     let started = Instant::now();
     let mut lab = build(args)?;
-    let played = weft_lab::scenario::seed(&mut lab, &mut std::io::stdout());
+    let openstack = openstack_user(lab.topology(), &state_dir(&args.lab));
+    let played = weft_lab::scenario::seed_with(&mut lab, &mut std::io::stdout(), openstack);
     if played.is_err() {
         for log in agent_logs(lab.topology()) {
             eprintln!("---- {log} (last lines) ----\n{}", lab.log_tail(&log, 20));

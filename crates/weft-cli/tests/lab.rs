@@ -245,3 +245,60 @@ fn up_scenario_exec_status_and_down() -> Result<()> {
     ensure!(running.is_empty(), "processes left: {running:?}");
     Ok(())
 }
+
+/// `weft lab seed --full`: the lab with a real Keystone on os-control, the
+/// server checking tokens with it, and step 1 of the scenario made by the
+/// real `openstack` CLI as a Keystone user; afterwards nothing is left.
+#[test]
+#[ignore = "needs root, network namespaces and the OpenStack venv: run scripts/test as root"]
+fn full_seed_with_a_real_keystone() -> Result<()> {
+    if !std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
+        eprintln!("SKIP: not running as root (weft lab builds network namespaces)");
+        return Ok(());
+    }
+    let scripts = format!("{}/../../scripts", env!("CARGO_MANIFEST_DIR"));
+    let venv = Command::new(format!("{scripts}/openstack-env"))
+        .arg("venv")
+        .output()?;
+    if !venv.status.success() {
+        eprintln!(
+            "SKIP: no OpenStack venv for the real Keystone: {}",
+            String::from_utf8_lossy(&venv.stderr)
+        );
+        return Ok(());
+    }
+    let prefix = format!("wlf{}-", std::process::id());
+    let state = tempfile::tempdir()?;
+    let seed = lab(
+        &prefix,
+        state.path(),
+        &[
+            "seed",
+            "--full",
+            "--scripts",
+            &scripts,
+            "--inventory",
+            &seed_inventory(),
+        ],
+    )?;
+    let transcript = text(&seed);
+    let left = namespaces(&prefix);
+    let running = processes_mentioning(&state.path().to_string_lossy());
+    ensure!(seed.status.success(), "weft lab seed --full: {transcript}");
+    for want in [
+        "Keystone on os-control (http://192.168.200.11:5000)",
+        "os-control$ openstack network create seamless",
+        "os-control$ openstack subnet create --network seamless --subnet-range 192.168.1.0/24",
+        "fq_name                   default-domain:k8s-contrail:seamless",
+        "ip=192.168.1.3 mask=24 router=192.168.1.1",
+        "every expected result held",
+    ] {
+        ensure!(
+            transcript.contains(want),
+            "transcript lacks {want:?}:\n{transcript}"
+        );
+    }
+    ensure!(left.is_empty(), "namespaces left: {left:?}");
+    ensure!(running.is_empty(), "processes left: {running:?}");
+    Ok(())
+}

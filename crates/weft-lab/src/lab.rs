@@ -176,6 +176,12 @@ impl Lab {
         &self.topology
     }
 
+    /// How the server's Neutron API authenticates, for the next
+    /// [`Lab::start_server`].
+    pub fn set_neutron_auth(&mut self, auth: NeutronAuth) {
+        self.config.neutron = auth;
+    }
+
     pub fn config(&self) -> &LabConfig {
         &self.config
     }

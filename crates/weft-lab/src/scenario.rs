@@ -38,10 +38,32 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// The `openstack` CLI as a user of the lab's real Keystone would run it.
+#[derive(Debug, Clone)]
+pub struct OpenstackCli {
+    /// The host it runs on (the OpenStack control host).
+    pub host: String,
+    /// The `openstack` program.
+    pub program: std::path::PathBuf,
+    /// The user's openrc.
+    pub env: Vec<(String, String)>,
+}
+
 /// Plays the scenario in `lab` (server and agents running), writing the
 /// transcript to `out`. The VM goes to the first host with role
 /// `openstack-compute`, the pod to the first with `kubernetes-node`.
 pub fn seed(lab: &mut Lab, out: &mut dyn Write) -> Result<(), LabError> {
+    seed_with(lab, out, None)
+}
+
+/// [`seed`], with step 1 (the network) made through the real `openstack`
+/// CLI and Keystone when `openstack` is given: what OpenStack creates is
+/// what the rest of the scenario, the Kubernetes side included, uses.
+pub fn seed_with(
+    lab: &mut Lab,
+    out: &mut dyn Write,
+    openstack: Option<OpenstackCli>,
+) -> Result<(), LabError> {
     let topology = lab.topology();
     let host = |role: Role| {
         topology.first_with(role).cloned().ok_or_else(|| {
@@ -59,6 +81,7 @@ pub fn seed(lab: &mut Lab, out: &mut dyn Write) -> Result<(), LabError> {
         control,
         compute,
         worker,
+        openstack,
     };
     s.run()
 }
@@ -72,6 +95,7 @@ struct Script<'a> {
     compute: Host,
     /// Where the pod runs.
     worker: Host,
+    openstack: Option<OpenstackCli>,
 }
 
 struct Port {
@@ -114,6 +138,32 @@ impl Script<'_> {
             self.say(format!("{host}$ weft {}", args.join(" ")));
             self.say(stdout.trim_end());
         }
+        Ok(stdout)
+    }
+
+    /// `openstack ARGS` as the lab's OpenStack user, echoed with its output.
+    fn openstack(&mut self, cli: &OpenstackCli, args: &[&str]) -> Result<String, LabError> {
+        let out = self
+            .lab
+            .exec(&cli.host, &cli.program)?
+            .args(args)
+            .envs(cli.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .map_err(|source| LabError::Io {
+                what: format!("run openstack {}", args.join(" ")),
+                source,
+            })?;
+        if !out.status.success() {
+            return Err(fail(format!(
+                "openstack {} (on {}): {}",
+                args.join(" "),
+                cli.host,
+                text(&out)
+            )));
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        self.say(format!("{}$ openstack {}", cli.host, args.join(" ")));
+        self.say(stdout.trim_end());
         Ok(stdout)
     }
 
@@ -203,17 +253,52 @@ impl Script<'_> {
         for (name, ip) in &computes {
             self.weft(control, &["node", "create", name, "--underlay", ip], false)?;
         }
-        for project in ["k8s-contrail", VM_PROJECT, POD_PROJECT] {
+        let openstack = self.openstack.clone();
+        // Through Keystone, the network's project is made on first use.
+        let projects: &[&str] = if openstack.is_some() {
+            &[VM_PROJECT, POD_PROJECT]
+        } else {
+            &["k8s-contrail", VM_PROJECT, POD_PROJECT]
+        };
+        for project in projects {
             self.weft(control, &["project", "create", project], false)?;
         }
         self.weft(control, &["node", "list"], true)?;
 
         self.step("1. the virtual network");
-        self.weft(
-            control,
-            &["vn", "create", VN, "--subnet", "192.168.1.0/24"],
-            true,
-        )?;
+        match &openstack {
+            Some(cli) => {
+                self.say("(as OpenStack user demo of project k8s-contrail, token from Keystone)");
+                self.openstack(
+                    cli,
+                    &["network", "create", "seamless", "-f", "value", "-c", "id"],
+                )?;
+                self.openstack(
+                    cli,
+                    &[
+                        "subnet",
+                        "create",
+                        "--network",
+                        "seamless",
+                        "--subnet-range",
+                        "192.168.1.0/24",
+                        "seamless",
+                        "-f",
+                        "value",
+                        "-c",
+                        "cidr",
+                    ],
+                )?;
+                self.weft(control, &["vn", "show", VN], true)?;
+            }
+            None => {
+                self.weft(
+                    control,
+                    &["vn", "create", VN, "--subnet", "192.168.1.0/24"],
+                    true,
+                )?;
+            }
+        }
         let vn = self.json(control, &["vn", "show", VN])?;
         let vrf = vn["vn_id"]
             .as_u64()
