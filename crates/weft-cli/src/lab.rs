@@ -312,7 +312,70 @@ fn status(args: &LabArgs) -> anyhow::Result<()> {
             text(&format!("    {p}"));
         }
     }
+    text("health");
+    for (host, check) in health(args, &topology) {
+        text(&format!("  {host:<12} {check}"));
+    }
     Ok(())
+}
+
+/// Whether what runs in the lab answers: the server's APIs, each agent's
+/// introspection (with its vif count), Keystone under `--full`.
+fn health(args: &LabArgs, topology: &Topology) -> Vec<(String, String)> {
+    let Ok(lab) = attach(args) else {
+        return vec![("lab".into(), "cannot open its namespaces".into())];
+    };
+    let probe = |host: &str, addr: std::net::SocketAddr, path: &str| -> Result<String, String> {
+        let ns = lab.netns(host).map_err(|e| e.to_string())?;
+        match weft_lab::http::get(ns, addr, path) {
+            Ok((status, body)) if status < 300 => Ok(body),
+            Ok((status, _)) => Err(format!("answers {status}")),
+            Err(e) => Err(format!("does not answer ({e})")),
+        }
+    };
+    let verdict = |what: &str, r: Result<String, String>| match r {
+        Ok(_) => format!("{what}: ok"),
+        Err(e) => format!("{what}: DOWN, {e}"),
+    };
+    let mut out = Vec::new();
+    if let (Ok(control), Ok(api)) = (topology.control(), topology.api_addr()) {
+        let neutron = std::net::SocketAddr::new(api.ip(), weft_lab::topology::NEUTRON_PORT);
+        out.push((
+            control.name.clone(),
+            format!(
+                "{}; {}",
+                verdict("weft server API", probe(&control.name, api, "/")),
+                verdict("Neutron API", probe(&control.name, neutron, "/"))
+            ),
+        ));
+    }
+    for host in topology.computes() {
+        let introspect = std::net::SocketAddr::from((
+            std::net::Ipv4Addr::LOCALHOST,
+            weft_lab::topology::INTROSPECT_PORT,
+        ));
+        let check = match probe(&host.name, introspect, "/vifs") {
+            Ok(body) => {
+                let vifs = serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v.as_array().map(Vec::len))
+                    .unwrap_or(0);
+                format!("weft agent: ok, {vifs} vif(s)")
+            }
+            Err(e) => format!("weft agent: DOWN, {e}"),
+        };
+        out.push((host.name.clone(), check));
+    }
+    if keystone_env(&state_dir(args)).is_some()
+        && let Some(host) = topology.first_with(Role::Openstack)
+    {
+        let keystone = std::net::SocketAddr::from((host.underlay_ip, KEYSTONE_PORT));
+        out.push((
+            host.name.clone(),
+            verdict("Keystone", probe(&host.name, keystone, "/v3")),
+        ));
+    }
+    out
 }
 
 fn exec(args: LabExecArgs) -> anyhow::Result<()> {

@@ -138,6 +138,8 @@ fn up_scenario_exec_status_and_down() -> Result<()> {
             "sdn-gw       192.168.200.1 (gateway)",
             "server --data-dir",
             "agent --node os-compute",
+            "cnt-control  weft server API: ok; Neutron API: ok",
+            "os-compute   weft agent: ok, 0 vif(s)",
         ] {
             ensure!(status.contains(want), "status lacks {want}: {status}");
         }
