@@ -169,27 +169,12 @@ fn a_pod_reaches_a_vm_through_a_service_address() -> Result<()> {
             });
             ensure!(to_backend, "no pod → 192.168.1.3:8080 flow: {flows}");
 
-            weft(
-                lab,
-                CONTROL,
-                &[
-                    "lb",
-                    "update",
-                    "default-domain:k8s-seamless:web",
-                    "--no-listeners",
-                ],
-            )?;
-            weft(
-                lab,
-                CONTROL,
-                &[
-                    "lb",
-                    "update",
-                    "default-domain:k8s-seamless:web",
-                    "--listener",
-                    "tcp:80",
-                ],
-            )?;
+            // All listeners gone, then the port back without backends.
+            for change in [&["--no-listeners"][..], &["--listener", "tcp:80"][..]] {
+                let mut args = vec!["lb", "update", "default-domain:k8s-seamless:web"];
+                args.extend_from_slice(change);
+                weft(lab, CONTROL, &args)?;
+            }
             wait_for("connections to be refused", Duration::from_secs(20), || {
                 fetch(lab).is_ok_and(|page| page.is_empty())
                     && drops(lab, WORKER, "no_backend").is_ok_and(|n| n > 0)

@@ -115,56 +115,43 @@ impl Script<'_> {
         self.say(format!("== {title}"));
     }
 
-    /// `weft ARGS` inside `host`, echoed with its output.
-    fn weft(&mut self, host: &str, args: &[&str], show: bool) -> Result<String, LabError> {
-        let out = self
-            .lab
-            .weft(host)?
-            .args(args)
-            .output()
-            .map_err(|source| LabError::Io {
-                what: format!("run weft {}", args.join(" ")),
-                source,
-            })?;
+    /// Runs `command` (`name` and `args` as a person would type them) on
+    /// `host`; its stdout, echoed with the command line when `show`.
+    fn command(
+        &mut self,
+        host: &str,
+        mut command: std::process::Command,
+        name: &str,
+        args: &[&str],
+        show: bool,
+    ) -> Result<String, LabError> {
+        let line = format!("{name} {}", args.join(" "));
+        let out = command.args(args).output().map_err(|source| LabError::Io {
+            what: format!("run {line}"),
+            source,
+        })?;
         if !out.status.success() {
-            return Err(fail(format!(
-                "weft {} (on {host}): {}",
-                args.join(" "),
-                text(&out)
-            )));
+            return Err(fail(format!("{line} (on {host}): {}", text(&out))));
         }
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         if show {
-            self.say(format!("{host}$ weft {}", args.join(" ")));
+            self.say(format!("{host}$ {line}"));
             self.say(stdout.trim_end());
         }
         Ok(stdout)
     }
 
+    /// `weft ARGS` inside `host`.
+    fn weft(&mut self, host: &str, args: &[&str], show: bool) -> Result<String, LabError> {
+        let command = self.lab.weft(host)?;
+        self.command(host, command, "weft", args, show)
+    }
+
     /// `openstack ARGS` as the lab's OpenStack user, echoed with its output.
     fn openstack(&mut self, cli: &OpenstackCli, args: &[&str]) -> Result<String, LabError> {
-        let out = self
-            .lab
-            .exec(&cli.host, &cli.program)?
-            .args(args)
-            .envs(cli.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .output()
-            .map_err(|source| LabError::Io {
-                what: format!("run openstack {}", args.join(" ")),
-                source,
-            })?;
-        if !out.status.success() {
-            return Err(fail(format!(
-                "openstack {} (on {}): {}",
-                args.join(" "),
-                cli.host,
-                text(&out)
-            )));
-        }
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        self.say(format!("{}$ openstack {}", cli.host, args.join(" ")));
-        self.say(stdout.trim_end());
-        Ok(stdout)
+        let mut command = self.lab.exec(&cli.host, &cli.program)?;
+        command.envs(cli.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        self.command(&cli.host, command, "openstack", args, true)
     }
 
     fn json(&mut self, host: &str, args: &[&str]) -> Result<Value, LabError> {
