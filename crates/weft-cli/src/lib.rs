@@ -8,6 +8,7 @@ mod lab;
 mod output;
 mod resources;
 mod server;
+pub mod vm;
 
 use std::process::ExitCode;
 
@@ -48,6 +49,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         args::Command::Flow(args) => introspect::flow(cli.output, args).await,
         args::Command::Dropstats(args) => introspect::dropstats(cli.output, args).await,
         args::Command::Lab(cmd) => tokio::task::spawn_blocking(move || lab::run(cmd)).await?,
+        args::Command::Vm(cmd) => vm::run(cli.output, *cmd).await,
         command => resources::run(&cli.server, cli.output, command).await,
     }
 }
