@@ -278,7 +278,9 @@ async fn start(
         pid,
         ..record.clone()
     };
-    if let Err(e) = records.save(&record) {
+    let saved = qemu::set_link_mac(netns, &record.tap, &qemu::host_mac(&record.mac))
+        .and_then(|()| records.save(&record));
+    if let Err(e) = saved {
         stop(&record).await?;
         return Err(e);
     }

@@ -183,6 +183,30 @@ pub fn remove_link(netns: Option<&str>, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The MAC of a tap's host side, as libvirt sets it: the guest's with
+/// the first octet `fe`, so the host never answers for the guest's MAC.
+pub fn host_mac(guest_mac: &str) -> String {
+    match guest_mac.split_once(':') {
+        Some((_, rest)) => format!("fe:{rest}"),
+        None => guest_mac.to_owned(),
+    }
+}
+
+/// Sets the host side's MAC of a tap (in `netns`).
+pub fn set_link_mac(netns: Option<&str>, name: &str, mac: &str) -> anyhow::Result<()> {
+    let out = ip(netns)
+        .args(["link", "set", "dev", name, "address", mac])
+        .output()
+        .context("run ip (iproute2)")?;
+    if !out.status.success() {
+        bail!(
+            "cannot set the MAC of {name}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
 /// Whether a network namespace of that name exists.
 pub fn netns_exists(name: &str) -> bool {
     !name.contains('/') && Path::new("/run/netns").join(name).exists()
@@ -213,6 +237,11 @@ mod tests {
             .map(|a| a.to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    #[test]
+    fn the_host_side_of_the_tap_gets_libvirts_mac() {
+        assert_eq!(host_mac("fa:16:3e:01:02:03"), "fe:16:3e:01:02:03");
     }
 
     #[test]
