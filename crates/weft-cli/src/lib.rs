@@ -1,6 +1,8 @@
 //! The `weft` command: runs the server and manages resources through the
 //! native API. Everything here is thin glue over `weft-server` and the
-//! `weft-api` client; no model logic lives in the CLI.
+//! `weft-api` client; no model logic lives in the CLI. [`vm`] plays Nova's
+//! part (Neutron port, QEMU on its tap) where Nova is absent; its QEMU
+//! launch is public so the tests that boot a VM by hand use the same one.
 
 mod args;
 mod introspect;

@@ -264,6 +264,42 @@ fn weft_vm_boots_a_qemu_vm_that_gets_its_address_by_dhcp_and_reaches_a_pod() -> 
         add_ingress(lab, vm_sg, &["--remote-ip", "0.0.0.0/0"])?;
         ping_until_ok(lab, "pod", "192.168.1.3")?;
 
+        // Groups by name, in the caller's project (noauth: Neutron's
+        // fake_project_id, the project the first VM's port went to).
+        let vm2 = |sg: &str| {
+            vm(
+                lab,
+                &state,
+                &image,
+                &[
+                    "-o", "json", "boot", "vm2", "--net", "seamless", "--host", COMPUTE, "--netns",
+                    &netns, "--sg", sg,
+                ],
+            )
+        };
+        let unknown = vm2("nope")?;
+        ensure!(
+            !unknown.status.success() && text(&unknown).contains("no security group \"nope\""),
+            "boot with an unknown group: {}",
+            text(&unknown)
+        );
+        ensure!(nova_ports(lab)?.len() == 1, "a refused boot made a port");
+        let second = json(vm2("default")?, "boot vm2")?;
+        let second_port = api(lab, &["port", "show", str_of(&second, "port_id")?])?;
+        ensure!(
+            second_port["security_groups"] == serde_json::json!([vm_sg]),
+            "--sg default gave {second_port}"
+        );
+        let listed = json(vm(lab, &state, &image, &["-o", "json", "list"])?, "list")?;
+        ensure!(
+            listed.as_array().map(Vec::len) == Some(2),
+            "two VMs: {listed}"
+        );
+        ok(
+            vm(lab, &state, &image, &["delete", str_of(&second, "id")?])?,
+            "delete vm2",
+        )?;
+
         // Delete: no process, no tap, no port, no record.
         let deleted = ok(vm(lab, &state, &image, &["delete", "vm"])?, "delete")?;
         ensure!(deleted.contains(&vm_id), "vm delete: {deleted}");

@@ -243,7 +243,11 @@ pub(crate) struct Neutron {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+    /// Sent as `X-Project-Id` (noauth).
     project_id: Option<String>,
+    /// The project requests act in: names of security groups are looked
+    /// up there, as Nova does.
+    project: Option<String>,
 }
 
 impl Neutron {
@@ -262,6 +266,11 @@ impl Neutron {
                 base: v2_url(endpoint),
                 token: None,
                 project_id: project_id.clone(),
+                project: Some(
+                    project_id
+                        .clone()
+                        .unwrap_or_else(|| weft_neutron::NOAUTH_PROJECT.to_owned()),
+                ),
             }),
             Settings::Password(p) => {
                 let url = format!("{}/auth/tokens", p.auth_url);
@@ -301,6 +310,10 @@ impl Neutron {
                     base: v2_url(&endpoint),
                     token: Some(token),
                     project_id: None,
+                    project: body
+                        .pointer("/token/project/id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
                 })
             }
         }
@@ -368,12 +381,14 @@ impl Neutron {
         self.call("DELETE", path, request).await
     }
 
-    /// One object of a collection by id, or every object with that name.
+    /// One object of a collection by id, or every object with that name
+    /// (in `project`, when given).
     async fn lookup(
         &self,
         collection: &str,
         key: &str,
         name_or_id: &str,
+        project: Option<&str>,
     ) -> anyhow::Result<Vec<Value>> {
         if uuid::Uuid::parse_str(name_or_id).is_ok() {
             match self
@@ -385,10 +400,17 @@ impl Neutron {
                 Err(e) => return Err(e.into()),
             }
         }
-        let found = self
-            .get(&format!("/{collection}"), &[("name", name_or_id)])
-            .await??;
-        Ok(found[collection].as_array().cloned().unwrap_or_default())
+        let mut query = vec![("name", name_or_id)];
+        if let Some(project) = project {
+            query.push(("project_id", project));
+        }
+        let found = self.get(&format!("/{collection}"), &query).await??;
+        // The URL's `security-groups` are the body's `security_groups`.
+        let plural = collection.replace('-', "_");
+        Ok(found[plural.as_str()]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// A network by id or (unambiguous) name.
@@ -396,17 +418,22 @@ impl Neutron {
         one(
             "network",
             name_or_id,
-            self.lookup("networks", "network", name_or_id).await?,
+            self.lookup("networks", "network", name_or_id, None).await?,
         )
     }
 
-    /// A security group's id, by id or (unambiguous) name.
+    /// A security group's id, by id or name in the caller's project.
     pub(crate) async fn security_group_id(&self, name_or_id: &str) -> anyhow::Result<String> {
         let sg = one(
             "security group",
             name_or_id,
-            self.lookup("security-groups", "security_group", name_or_id)
-                .await?,
+            self.lookup(
+                "security-groups",
+                "security_group",
+                name_or_id,
+                self.project.as_deref(),
+            )
+            .await?,
         )?;
         Ok(sg["id"].as_str().unwrap_or_default().to_owned())
     }
