@@ -54,6 +54,8 @@ fn vm(lab: &Lab, state: &Path, image: &Path, args: &[&str]) -> Result<Output> {
         .weft(COMPUTE)?
         .arg("vm")
         .args(args)
+        .env_remove("OS_NETWORK_ENDPOINT_OVERRIDE")
+        .env_remove("OS_PROJECT_ID")
         .env("OS_AUTH_TYPE", "none")
         .env("OS_ENDPOINT", lab.topology().neutron_url()?)
         .env("WEFT_VM_STATE_DIR", state)
@@ -497,6 +499,8 @@ fn weft_vm_authenticates_with_keystone_and_uses_the_catalog() -> Result<()> {
             .env_remove("OS_AUTH_TYPE")
             .env_remove("OS_ENDPOINT")
             .env_remove("OS_NETWORK_ENDPOINT_OVERRIDE")
+            .env_remove("OS_PROJECT_ID")
+            .env_remove("OS_REGION_NAME")
             .envs(os_env.iter().cloned())
             .env("OS_USERNAME", "admin")
             .env("OS_PASSWORD", password)

@@ -494,6 +494,7 @@ mod tests {
         ] {
             *field = None;
         }
+        c.os_interface = "public".into();
         c
     }
 
