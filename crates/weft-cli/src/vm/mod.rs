@@ -220,7 +220,15 @@ async fn boot(format: Format, args: VmBootArgs) -> anyhow::Result<()> {
         }
     };
     let view = VmView::new(&record, status(true, Some("DOWN")), addresses(&port));
-    output::show(format, &view);
+    match format {
+        Format::Json => output::show(format, &view),
+        Format::Table => {
+            // People read the networks as `nova list` writes them.
+            let mut fields = serde_json::to_value(&view)?;
+            fields["networks"] = Value::String(view.networks_column());
+            output::show(format, &fields);
+        }
+    }
     Ok(())
 }
 
