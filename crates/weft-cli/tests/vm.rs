@@ -371,9 +371,11 @@ fn free_port() -> u16 {
 /// With a real Keystone: the openrc's credentials give the token and the
 /// catalog's network endpoint (weft's Neutron API, validating tokens
 /// against the same Keystone); a wrong password is refused with
-/// Keystone's answer and nothing made; boot, list (BUILD: no agent runs
-/// here to attach the tap) and delete. QEMU runs in a namespace of the
-/// test's own; weft and Keystone on loopback.
+/// Keystone's answer and nothing made; boot, list (BUILD: no agent has
+/// the tap yet), then an agent for the VM's namespace starts, gives the
+/// VM .3 by DHCP and the list says ACTIVE; delete. QEMU and the agent's
+/// data plane are in a namespace of the test's own (underlay on its
+/// loopback); weft, the agent's control session and Keystone on loopback.
 #[test]
 #[ignore = "needs root, QEMU and the OpenStack venv: run scripts/test as root"]
 fn weft_vm_authenticates_with_keystone_and_uses_the_catalog() -> Result<()> {
@@ -436,7 +438,8 @@ fn weft_vm_authenticates_with_keystone_and_uses_the_catalog() -> Result<()> {
     };
 
     // weft as the catalog's network endpoint.
-    let (api_port, neutron_port) = (free_port(), free_port());
+    let (api_port, neutron_port, control_port) = (free_port(), free_port(), free_port());
+    let token = format!("vm-test-{}", std::process::id());
     let neutron_url = format!("http://127.0.0.1:{neutron_port}");
     openstack(&["service", "create", "--name", "neutron", "network"])?;
     openstack(&[
@@ -462,6 +465,8 @@ fn weft_vm_authenticates_with_keystone_and_uses_the_catalog() -> Result<()> {
             "--keystone-project",
             "service",
         ])
+        .args(["--control-listen", &format!("127.0.0.1:{control_port}")])
+        .env("WEFT_TOKEN", &token)
         .env("WEFT_KEYSTONE_PASSWORD", "secret")
         .stdout(Stdio::null())
         .stderr(log)
@@ -490,6 +495,10 @@ fn weft_vm_authenticates_with_keystone_and_uses_the_catalog() -> Result<()> {
         .args(["netns", "add", &netns.0])
         .output()?;
     ensure!(made.status.success(), "ip netns add: {}", text(&made));
+    let lo = Command::new("ip")
+        .args(["-n", &netns.0, "link", "set", "lo", "up"])
+        .output()?;
+    ensure!(lo.status.success(), "lo up: {}", text(&lo));
     let state = dir.path().join("vms");
     let weft_url = format!("http://127.0.0.1:{api_port}");
     let vm = |password: &str, args: &[&str]| -> Result<Output> {
@@ -574,7 +583,44 @@ fn weft_vm_authenticates_with_keystone_and_uses_the_catalog() -> Result<()> {
         listed[0]["id"] == vm_id.as_str()
             && listed[0]["status"] == "BUILD"
             && listed[0]["networks"]["seamless"][0] == "192.168.1.3",
-        "vm list: {listed}"
+        "vm list before the agent runs: {listed}"
+    );
+
+    // The node's agent (its data plane in the VM's namespace) attaches
+    // the tap QEMU holds and answers the guest's DHCP.
+    let agent_log = std::fs::File::create(dir.path().join("agent.log"))?;
+    let agent = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["agent", "--node", "os-compute", "--underlay", "127.0.0.1"])
+        .args(["--control", &format!("http://127.0.0.1:{control_port}")])
+        .args(["--netns", &netns.0])
+        .args(["--introspect", &format!("127.0.0.1:{}", free_port())])
+        .arg("--state-dir")
+        .arg(dir.path().join("agent"))
+        .env("WEFT_TOKEN", &token)
+        .stdout(Stdio::null())
+        .stderr(agent_log)
+        .spawn()?;
+    let _agent = Stop(agent.id());
+    let console = || {
+        vm("secret", &["console", "vm"])
+            .map(|o| text(&o))
+            .unwrap_or_default()
+    };
+    let leased = wait_for("the VM's DHCP lease", Duration::from_secs(120), || {
+        let log = console();
+        log.contains("WEFT-VM dhcp-ok") || log.contains("WEFT-VM dhcp-failed")
+    });
+    let log = console();
+    let agent_said = std::fs::read_to_string(dir.path().join("agent.log")).unwrap_or_default();
+    leased.with_context(|| format!("console:\n{log}\nagent:\n{agent_said}"))?;
+    ensure!(
+        log.contains("WEFT-VM dhcp-ok addr=192.168.1.3/24 router=192.168.1.1"),
+        "no lease for .3 in the console:\n{log}\nagent:\n{agent_said}"
+    );
+    let listed = json(vm("secret", &["-o", "json", "list"])?, "list")?;
+    ensure!(
+        listed[0]["status"] == "ACTIVE",
+        "vm list once the agent has the tap: {listed}"
     );
 
     ok(vm("secret", &["delete", &vm_id])?, "delete")?;
