@@ -636,3 +636,184 @@ fn weft_vm_authenticates_with_keystone_and_uses_the_catalog() -> Result<()> {
     ensure!(listed == serde_json::json!([]), "after delete: {listed}");
     Ok(())
 }
+
+/// `weft lab down` of a lab this test brought up, whatever happens.
+struct LabDown {
+    prefix: String,
+    state: PathBuf,
+}
+
+impl Drop for LabDown {
+    fn drop(&mut self) {
+        let _ = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["lab", "down", "--prefix", &self.prefix, "--state-dir"])
+            .arg(&self.state)
+            .output();
+    }
+}
+
+/// The operator's path on `weft lab up --full` (a real Keystone on
+/// os-control, weft's Neutron API in its catalog): the network made with
+/// the `openstack` CLI on os-control, then `weft lab exec os-compute --
+/// weft vm boot …` with the compute host's openrc (a Keystone token, the
+/// catalog's endpoint; a wrong password is refused); the VM gets .3 from
+/// the agent and pings its gateway, is listed ACTIVE, and after delete
+/// Neutron has no port left.
+#[test]
+#[ignore = "needs root, network namespaces, QEMU and the OpenStack venv: run scripts/test as root"]
+fn weft_vm_in_the_full_lab_goes_through_its_keystone() -> Result<()> {
+    let image = match vm_image() {
+        Ok(dir) => dir,
+        Err(why) => {
+            eprintln!("SKIP: {why}");
+            return Ok(());
+        }
+    };
+    if !is_root() {
+        eprintln!("SKIP: not running as root (weft lab builds network namespaces)");
+        return Ok(());
+    }
+    let scripts = format!("{}/../../scripts", env!("CARGO_MANIFEST_DIR"));
+    let venv = Command::new(format!("{scripts}/openstack-env"))
+        .arg("venv")
+        .output()?;
+    if !venv.status.success() {
+        eprintln!(
+            "SKIP: no OpenStack venv for the real Keystone: {}",
+            String::from_utf8_lossy(&venv.stderr)
+        );
+        return Ok(());
+    }
+    let prefix = format!("wvf{}-", std::process::id());
+    let dir = tempfile::tempdir()?;
+    let state = dir.path().join("lab");
+    let vms = dir.path().join("vms");
+    let weft_lab = |args: &[&str]| -> Result<Output> {
+        let (verb, rest) = args.split_first().context("no lab verb")?;
+        Ok(Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["lab", verb, "--prefix", &prefix, "--state-dir"])
+            .arg(&state)
+            .args(rest)
+            .env_remove("OS_AUTH_TYPE")
+            .env_remove("OS_ENDPOINT")
+            .env_remove("OS_NETWORK_ENDPOINT_OVERRIDE")
+            .env("WEFT_VM_IMAGE", &image)
+            .env("WEFT_VM_STATE_DIR", &vms)
+            .output()?)
+    };
+    let _down = LabDown {
+        prefix: prefix.clone(),
+        state: state.clone(),
+    };
+    let up = weft_lab(&["up", "--full", "--scripts", &scripts])?;
+    ensure!(up.status.success(), "weft lab up --full: {}", text(&up));
+    let on = |host: &str, command: &[&str]| -> Result<String> {
+        let mut all = vec!["exec", host, "--"];
+        all.extend_from_slice(command);
+        let out = weft_lab(&all)?;
+        ensure!(
+            out.status.success(),
+            "on {host}: {}: {}",
+            command.join(" "),
+            text(&out)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let weft = env!("CARGO_BIN_EXE_weft");
+    on(
+        "os-control",
+        &["openstack", "network", "create", "seamless"],
+    )?;
+    on(
+        "os-control",
+        &[
+            "openstack",
+            "subnet",
+            "create",
+            "--network",
+            "seamless",
+            "--subnet-range",
+            "192.168.1.0/24",
+            "s1",
+        ],
+    )?;
+    let refused = weft_lab(&[
+        "exec",
+        "os-compute",
+        "--",
+        "env",
+        "OS_PASSWORD=wrong",
+        weft,
+        "vm",
+        "boot",
+        "vm",
+        "--net",
+        "seamless",
+        "--host",
+        "os-compute",
+    ])?;
+    ensure!(
+        !refused.status.success() && text(&refused).contains("refused user \"admin\": 401"),
+        "boot with a wrong password: {}",
+        text(&refused)
+    );
+    let booted: Value = serde_json::from_str(&on(
+        "os-compute",
+        &[
+            weft,
+            "-o",
+            "json",
+            "vm",
+            "boot",
+            "vm",
+            "--net",
+            "seamless",
+            "--host",
+            "os-compute",
+            "--kernel-args",
+            "linger=60",
+        ],
+    )?)?;
+    let port_id = str_of(&booted, "port_id")?.to_owned();
+    let _qemu = StopVm(
+        booted["pid"].as_u64().context("pid")? as u32,
+        str_of(&booted, "id")?.to_owned(),
+    );
+    let console = || on("os-compute", &[weft, "vm", "console", "vm"]).unwrap_or_default();
+    let leased = wait_for("the VM's gateway ping", Duration::from_secs(120), || {
+        let log = console();
+        log.contains("WEFT-VM ping-ok gateway") || log.contains("WEFT-VM ping-failed gateway")
+    });
+    let log = console();
+    leased.with_context(|| format!("console:\n{log}"))?;
+    for mark in [
+        "WEFT-VM dhcp-ok addr=192.168.1.3/24 router=192.168.1.1",
+        "WEFT-VM ping-ok gateway 192.168.1.1",
+    ] {
+        ensure!(log.contains(mark), "no {mark:?} in the console:\n{log}");
+    }
+    let listed: Value =
+        serde_json::from_str(&on("os-compute", &[weft, "-o", "json", "vm", "list"])?)?;
+    ensure!(
+        listed[0]["status"] == "ACTIVE"
+            && listed[0]["networks"] == serde_json::json!({"seamless": ["192.168.1.3"]}),
+        "vm list: {listed}"
+    );
+    on("os-compute", &[weft, "vm", "delete", "vm"])?;
+    let ports = on(
+        "os-control",
+        &["openstack", "port", "list", "-f", "value", "-c", "ID"],
+    )?;
+    ensure!(
+        !ports.contains(&port_id),
+        "Neutron still has {port_id}: {ports}"
+    );
+    let down = weft_lab(&["down"])?;
+    ensure!(down.status.success(), "weft lab down: {}", text(&down));
+    let left: Vec<String> = netns_list()
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    ensure!(left.is_empty(), "namespaces left: {left:?}");
+    Ok(())
+}
