@@ -82,6 +82,130 @@ pub enum Command {
     /// The reference topology on this machine, in network namespaces.
     #[command(subcommand)]
     Lab(LabCmd),
+    /// VMs on QEMU, with their ports made through the Neutron API as Nova
+    /// makes them (for where Nova is absent).
+    #[command(subcommand)]
+    Vm(Box<VmCmd>),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VmCmd {
+    /// Create the VM's port through the Neutron API (device_owner
+    /// `compute:nova`, bound to --host) and start QEMU (TCG) on the tap
+    /// `tap` + the first 11 characters of the port id; QEMU runs on in the
+    /// background, its serial console written to a log.
+    Boot(VmBootArgs),
+    /// The VMs recorded here, like `nova list`: ID, name, status and
+    /// `network=address`.
+    List(VmListArgs),
+    /// Stop the VM's QEMU, delete its port through Neutron, remove its tap
+    /// and its record.
+    Delete(VmRefArgs),
+    /// Print the VM's serial console log.
+    Console(VmConsoleArgs),
+}
+
+/// Where `weft vm` keeps its records, and how it reaches Neutron: the
+/// openstack CLI's settings (an openrc's OS_* variables), Keystone
+/// password auth by default, `OS_AUTH_TYPE=none` with an endpoint for
+/// Neutron's noauth.
+#[derive(Debug, Clone, Args)]
+pub struct VmCommon {
+    /// Where the VMs' records, pid files and console logs are kept.
+    #[arg(long, env = "WEFT_VM_STATE_DIR", default_value = "/run/weft/vms")]
+    pub state_dir: PathBuf,
+    /// password (Keystone v3, the default) or none.
+    #[arg(long, env = "OS_AUTH_TYPE")]
+    pub os_auth_type: Option<String>,
+    /// Keystone's endpoint (`…/v3`).
+    #[arg(long, env = "OS_AUTH_URL")]
+    pub os_auth_url: Option<String>,
+    #[arg(long, env = "OS_USERNAME")]
+    pub os_username: Option<String>,
+    #[arg(long, env = "OS_PASSWORD", hide_env_values = true)]
+    pub os_password: Option<String>,
+    #[arg(long, env = "OS_PROJECT_NAME")]
+    pub os_project_name: Option<String>,
+    #[arg(long, env = "OS_PROJECT_ID")]
+    pub os_project_id: Option<String>,
+    #[arg(long, env = "OS_USER_DOMAIN_NAME")]
+    pub os_user_domain_name: Option<String>,
+    #[arg(long, env = "OS_USER_DOMAIN_ID")]
+    pub os_user_domain_id: Option<String>,
+    #[arg(long, env = "OS_PROJECT_DOMAIN_NAME")]
+    pub os_project_domain_name: Option<String>,
+    #[arg(long, env = "OS_PROJECT_DOMAIN_ID")]
+    pub os_project_domain_id: Option<String>,
+    /// The catalog's region to take the network endpoint from.
+    #[arg(long, env = "OS_REGION_NAME")]
+    pub os_region_name: Option<String>,
+    /// The catalog interface: public, internal or admin.
+    #[arg(long, env = "OS_INTERFACE", default_value = "public")]
+    pub os_interface: String,
+    /// The Neutron endpoint, instead of the catalog's (needed with
+    /// OS_AUTH_TYPE=none; OS_ENDPOINT is read too).
+    #[arg(long, env = "OS_NETWORK_ENDPOINT_OVERRIDE")]
+    pub os_endpoint: Option<String>,
+    #[arg(long, env = "OS_ENDPOINT", hide = true)]
+    pub os_endpoint_fallback: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VmBootArgs {
+    /// The VM's name.
+    pub name: String,
+    /// The network, by name or id.
+    #[arg(long)]
+    pub net: String,
+    /// The compute node whose agent attaches the tap (binding:host_id).
+    #[arg(long)]
+    pub host: String,
+    /// A directory holding `vmlinuz` and `initramfs.cpio.gz`
+    /// (scripts/vm-image prints one).
+    #[arg(long, env = "WEFT_VM_IMAGE")]
+    pub image: Option<PathBuf>,
+    /// The network namespace to run QEMU (and so the tap) in.
+    #[arg(long)]
+    pub netns: Option<String>,
+    /// A security group for the port, by name or id (repeatable; default:
+    /// the project's `default`).
+    #[arg(long = "sg")]
+    pub security_groups: Vec<String>,
+    /// Memory of the VM in MiB.
+    #[arg(long, default_value_t = 256)]
+    pub memory: u32,
+    /// More kernel command line (the project's image reads `peer=ADDR`
+    /// and `linger=SECONDS`).
+    #[arg(long, default_value = "")]
+    pub kernel_args: String,
+    /// The QEMU binary.
+    #[arg(long, env = "WEFT_QEMU", default_value = "qemu-system-x86_64")]
+    pub qemu: String,
+    #[command(flatten)]
+    pub common: VmCommon,
+}
+
+#[derive(Debug, Args)]
+pub struct VmListArgs {
+    #[command(flatten)]
+    pub common: VmCommon,
+}
+
+#[derive(Debug, Args)]
+pub struct VmRefArgs {
+    /// The VM, by name or id.
+    pub vm: String,
+    #[command(flatten)]
+    pub common: VmCommon,
+}
+
+#[derive(Debug, Args)]
+pub struct VmConsoleArgs {
+    /// The VM, by name or id.
+    pub vm: String,
+    /// Where the VMs' records are kept.
+    #[arg(long, env = "WEFT_VM_STATE_DIR", default_value = "/run/weft/vms")]
+    pub state_dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -410,7 +410,8 @@ fn host_environment(
     host: &weft_lab::Host,
     state: &std::path::Path,
 ) -> anyhow::Result<()> {
-    if host.has(Role::Openstack) {
+    // OpenStack hosts, compute nodes too (`weft vm` plays Nova there).
+    if host.has(Role::Openstack) || host.has(Role::OpenstackCompute) {
         let mut cli = openstack_cli_dir();
         match keystone_env(state) {
             // `--full`: the admin user's openrc against the lab's Keystone.

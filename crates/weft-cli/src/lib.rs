@@ -1,6 +1,8 @@
 //! The `weft` command: runs the server and manages resources through the
 //! native API. Everything here is thin glue over `weft-server` and the
-//! `weft-api` client; no model logic lives in the CLI.
+//! `weft-api` client; no model logic lives in the CLI. [`vm`] plays Nova's
+//! part (Neutron port, QEMU on its tap) where Nova is absent; its QEMU
+//! launch is public so the tests that boot a VM by hand use the same one.
 
 mod args;
 mod introspect;
@@ -8,6 +10,7 @@ mod lab;
 mod output;
 mod resources;
 mod server;
+pub mod vm;
 
 use std::process::ExitCode;
 
@@ -48,6 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         args::Command::Flow(args) => introspect::flow(cli.output, args).await,
         args::Command::Dropstats(args) => introspect::dropstats(cli.output, args).await,
         args::Command::Lab(cmd) => tokio::task::spawn_blocking(move || lab::run(cmd)).await?,
+        args::Command::Vm(cmd) => vm::run(cli.output, *cmd).await,
         command => resources::run(&cli.server, cli.output, command).await,
     }
 }

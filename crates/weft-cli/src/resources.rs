@@ -54,7 +54,8 @@ pub(crate) async fn run(server: &str, format: Format, command: Command) -> anyho
         | Command::Nh(_)
         | Command::Flow(_)
         | Command::Dropstats(_)
-        | Command::Lab(_) => not_a_resource(),
+        | Command::Lab(_)
+        | Command::Vm(_) => not_a_resource(),
         Command::Domain(cmd) => domain(&client, format, cmd).await,
         Command::Project(cmd) => project(&client, format, cmd).await,
         Command::Vn(cmd) => vn(&client, format, cmd).await,

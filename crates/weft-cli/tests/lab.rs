@@ -219,6 +219,7 @@ fn up_scenario_exec_status_and_down() -> Result<()> {
             "weft lab exec cnt-control -- weft port list: {}",
             text(&ports)
         );
+        vm_from_the_compute_host(&prefix, state.path())?;
         let nowhere = lab(&prefix, state.path(), &["exec", "nowhere", "--", "true"])?;
         ensure!(
             !nowhere.status.success(),
@@ -302,5 +303,68 @@ fn full_seed_with_a_real_keystone() -> Result<()> {
     }
     ensure!(left.is_empty(), "namespaces left: {left:?}");
     ensure!(running.is_empty(), "processes left: {running:?}");
+    Ok(())
+}
+
+/// `weft lab exec os-compute -- weft vm …` as an operator types it: the
+/// compute host's environment points `weft vm` at the lab's Neutron API,
+/// the VM's tap appears where the agent looks, and the port goes ACTIVE.
+fn vm_from_the_compute_host(prefix: &str, state: &std::path::Path) -> Result<()> {
+    let Some(image) = std::env::var_os("WEFT_VM_IMAGE") else {
+        eprintln!("not checked: weft vm on os-compute (WEFT_VM_IMAGE unset; scripts/test sets it)");
+        return Ok(());
+    };
+    let vms = state.join("vms");
+    let exec = |args: &[&str]| -> Result<Output> {
+        let mut all = vec!["exec", "os-compute", "--", WEFT, "vm"];
+        all.extend_from_slice(args);
+        let (verb, rest) = all.split_first().unwrap_or((&"status", &[]));
+        Ok(Command::new(WEFT)
+            .args(["lab", verb, "--prefix", prefix, "--state-dir"])
+            .arg(state)
+            .args(rest)
+            .env_remove("OS_AUTH_TYPE")
+            .env_remove("OS_ENDPOINT")
+            .env_remove("OS_NETWORK_ENDPOINT_OVERRIDE")
+            .env("WEFT_VM_IMAGE", &image)
+            .env("WEFT_VM_STATE_DIR", &vms)
+            .output()?)
+    };
+    let boot = exec(&[
+        "boot",
+        "lab-vm",
+        "--net",
+        "seamless",
+        "--host",
+        "os-compute",
+        "--kernel-args",
+        "linger=60",
+    ])?;
+    ensure!(
+        boot.status.success(),
+        "weft vm boot on os-compute: {}",
+        text(&boot)
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut listed = String::new();
+    while std::time::Instant::now() < deadline {
+        listed = text(&exec(&["list"])?);
+        if listed.contains("ACTIVE") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let deleted = exec(&["delete", "lab-vm"])?;
+    ensure!(
+        listed.contains("lab-vm")
+            && listed.contains("ACTIVE")
+            && listed.contains("seamless=192.168.1."),
+        "weft vm list on os-compute: {listed}"
+    );
+    ensure!(
+        deleted.status.success(),
+        "weft vm delete: {}",
+        text(&deleted)
+    );
     Ok(())
 }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use serde_json::Value;
 use support::*;
+use weft_cli::vm::qemu;
 use weft_lab::{Lab, decode};
 
 /// DESIGN §2: DHCP gives the VM .3, the pod has .4; pod → VM is refused by
@@ -634,24 +635,14 @@ fn restarted_agent_keeps_address_and_label() -> Result<()> {
 }
 
 /// The VM image `scripts/vm-image` built (scripts/test exports its
-/// directory as WEFT_VM_IMAGE), or why there is none.
-fn vm_image() -> std::result::Result<std::path::PathBuf, String> {
+/// directory as WEFT_VM_IMAGE) and QEMU, or why there is none.
+fn vm_image() -> std::result::Result<(std::path::PathBuf, std::path::PathBuf), String> {
     let dir = std::env::var_os("WEFT_VM_IMAGE")
         .map(std::path::PathBuf::from)
         .ok_or("WEFT_VM_IMAGE is not set: scripts/test builds the image with scripts/vm-image")?;
-    for file in ["vmlinuz", "initramfs.cpio.gz"] {
-        if !dir.join(file).is_file() {
-            return Err(format!("{} has no {file}", dir.display()));
-        }
-    }
-    if std::process::Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        return Err("qemu-system-x86_64 is not installed".into());
-    }
-    Ok(dir)
+    qemu::check_image(&dir).map_err(|e| e.to_string())?;
+    let binary = qemu::find_qemu("qemu-system-x86_64").map_err(|e| e.to_string())?;
+    Ok((dir, binary))
 }
 
 /// A real VM: QEMU (TCG) boots the project's image on the tap of a port
@@ -663,8 +654,8 @@ fn vm_image() -> std::result::Result<std::path::PathBuf, String> {
 #[test]
 #[ignore = "needs root, network namespaces and QEMU: run scripts/test as root"]
 fn a_qemu_vm_gets_its_address_by_dhcp_and_reaches_a_pod() -> Result<()> {
-    let image = match vm_image() {
-        Ok(dir) => dir,
+    let (image, binary) = match vm_image() {
+        Ok(found) => found,
         Err(why) => {
             eprintln!("SKIP: {why}");
             return Ok(());
@@ -718,37 +709,24 @@ fn a_qemu_vm_gets_its_address_by_dhcp_and_reaches_a_pod() -> Result<()> {
             Some("192.168.1.1".parse()?),
         )?;
 
-        // The hypervisor creates and holds the tap, named as Nova names it.
-        let tap: String = format!("tap{}", &vm_port.id[..11]);
+        // The hypervisor creates and holds the tap, named as Nova names it
+        // (QEMU as `weft vm boot` starts it, in the foreground here).
         let console = lab.state_dir().join("vm-console.log");
+        let launch = qemu::Launch {
+            qemu: binary.clone(),
+            name: "vm".into(),
+            uuid: uuid::Uuid::new_v4().to_string(),
+            image: image.clone(),
+            tap: qemu::tap_name(&vm_port.id),
+            mac: vm_port.mac.to_string(),
+            memory_mib: 256,
+            kernel_args: "peer=192.168.1.4 linger=30".into(),
+            console: qemu::Console::Stdout,
+            pidfile: None,
+        };
         let mut qemu = lab
-            .exec(COMPUTE, "qemu-system-x86_64")?
-            .args([
-                "-accel",
-                "tcg",
-                "-m",
-                "256",
-                "-smp",
-                "1",
-                "-nographic",
-                "-no-reboot",
-            ])
-            .arg("-kernel")
-            .arg(image.join("vmlinuz"))
-            .arg("-initrd")
-            .arg(image.join("initramfs.cpio.gz"))
-            .args([
-                "-append",
-                "console=ttyS0 quiet panic=-1 peer=192.168.1.4 linger=30",
-            ])
-            .args([
-                "-netdev",
-                &format!("tap,id=n0,ifname={tap},script=no,downscript=no"),
-            ])
-            .args([
-                "-device",
-                &format!("virtio-net-pci,netdev=n0,mac={}", vm_port.mac),
-            ])
+            .exec(COMPUTE, &launch.qemu)?
+            .args(launch.args())
             .stdin(std::process::Stdio::null())
             .stdout(std::fs::File::create(&console)?)
             .stderr(std::process::Stdio::null())
