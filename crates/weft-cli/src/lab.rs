@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use weft_lab::scenario::OpenstackCli;
+use weft_lab::scenario::{OpenstackCli, Real, RealVm};
 use weft_lab::{Inventory, Lab, LabConfig, Plan, Role, Settings, Topology};
 
 use crate::args::{LabArgs, LabCmd, LabExecArgs, LabScenarioCmd, LabUpArgs};
@@ -163,8 +163,38 @@ fn full_openstack(
         elapsed(started),
         host.name
     ));
+    if topology.first_with(Role::OpenstackCompute).is_some() {
+        let image = match std::env::var_os("WEFT_VM_IMAGE") {
+            Some(image) => PathBuf::from(image),
+            None => {
+                let out = std::process::Command::new(scripts.join("vm-image"))
+                    .output()
+                    .context("run scripts/vm-image")?;
+                if !out.status.success() {
+                    bail!(
+                        "the VM image: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    );
+                }
+                PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+            }
+        };
+        std::fs::write(
+            state_dir(&args.lab).join(VM_IMAGE_FILE),
+            image.as_os_str().as_encoded_bytes(),
+        )
+        .context("record the VM image")?;
+        text(&format!(
+            "[{}] VM image {} (kernel + busybox, for QEMU)",
+            elapsed(started),
+            image.display()
+        ));
+    }
     Ok(())
 }
+
+/// Where `up --full` records the VM image for the scenario.
+const VM_IMAGE_FILE: &str = "vm-image";
 
 /// The `key=value` lines of the env file `scripts/openstack-env keystone`
 /// wrote for the lab, if `--full` made one.
@@ -262,10 +292,39 @@ fn openstack_user(topology: &Topology, state: &std::path::Path) -> Option<Openst
     })
 }
 
+/// The real parts `up --full` brought up, for the scenario: the `openstack`
+/// CLI of user demo, and `weft vm` as the admin (with the VM image).
+fn real_parts(topology: &Topology, state: &std::path::Path) -> Real {
+    let openstack = openstack_user(topology, state);
+    let vm = std::fs::read_to_string(state.join(VM_IMAGE_FILE))
+        .ok()
+        .zip(keystone_env(state))
+        .map(|(image, vars)| {
+            let mut env: Vec<(String, String)> = vars
+                .into_iter()
+                .filter(|(k, _)| k.starts_with("OS_"))
+                .collect();
+            for (k, v) in [
+                ("OS_USERNAME", "admin"),
+                ("OS_PASSWORD", "secret"),
+                ("OS_PROJECT_NAME", "admin"),
+            ] {
+                env.push((k.to_owned(), v.to_owned()));
+            }
+            env.push(("WEFT_VM_IMAGE".into(), image.trim().to_owned()));
+            env.push((
+                "WEFT_VM_STATE_DIR".into(),
+                state.join("vms").to_string_lossy().into_owned(),
+            ));
+            RealVm { env }
+        });
+    Real { openstack, vm }
+}
+
 fn scenario_seed(args: &LabArgs) -> anyhow::Result<()> {
     let mut lab = attach(args)?;
-    let openstack = openstack_user(lab.topology(), &state_dir(args));
-    let result = weft_lab::scenario::seed_with(&mut lab, &mut std::io::stdout(), openstack);
+    let real = real_parts(lab.topology(), &state_dir(args));
+    let result = weft_lab::scenario::seed_with(&mut lab, &mut std::io::stdout(), real);
     if result.is_err() {
         for log in agent_logs(lab.topology()) {
             eprintln!("---- {log} (last lines) ----\n{}", lab.log_tail(&log, 20));
@@ -498,8 +557,8 @@ fn seed(args: &LabUpArgs) -> anyhow::Result<()> {
     down(&args.lab)?;
     let started = Instant::now();
     let mut lab = build(args)?;
-    let openstack = openstack_user(lab.topology(), &state_dir(&args.lab));
-    let played = weft_lab::scenario::seed_with(&mut lab, &mut std::io::stdout(), openstack);
+    let real = real_parts(lab.topology(), &state_dir(&args.lab));
+    let played = weft_lab::scenario::seed_with(&mut lab, &mut std::io::stdout(), real);
     if played.is_err() {
         for log in agent_logs(lab.topology()) {
             eprintln!("---- {log} (last lines) ----\n{}", lab.log_tail(&log, 20));

@@ -49,21 +49,36 @@ pub struct OpenstackCli {
     pub env: Vec<(String, String)>,
 }
 
+/// A real VM booted with `weft vm` (QEMU on the compute host), in place of
+/// the namespace stand-in.
+#[derive(Debug, Clone)]
+pub struct RealVm {
+    /// What `weft vm` needs besides its arguments: the openrc of the
+    /// booting user, `WEFT_VM_IMAGE`, `WEFT_VM_STATE_DIR`.
+    pub env: Vec<(String, String)>,
+}
+
+/// The real parts a scenario uses instead of stand-ins.
+#[derive(Debug, Clone, Default)]
+pub struct Real {
+    /// Step 1 through the `openstack` CLI and Keystone.
+    pub openstack: Option<OpenstackCli>,
+    /// Step 2 with a QEMU VM booted by `weft vm`.
+    pub vm: Option<RealVm>,
+}
+
 /// Plays the scenario in `lab` (server and agents running), writing the
 /// transcript to `out`. The VM goes to the first host with role
 /// `openstack-compute`, the pod to the first with `kubernetes-node`.
 pub fn seed(lab: &mut Lab, out: &mut dyn Write) -> Result<(), LabError> {
-    seed_with(lab, out, None)
+    seed_with(lab, out, Real::default())
 }
 
-/// [`seed`], with step 1 (the network) made through the real `openstack`
-/// CLI and Keystone when `openstack` is given: what OpenStack creates is
-/// what the rest of the scenario, the Kubernetes side included, uses.
-pub fn seed_with(
-    lab: &mut Lab,
-    out: &mut dyn Write,
-    openstack: Option<OpenstackCli>,
-) -> Result<(), LabError> {
+/// [`seed`] with real parts: step 1 (the network) made through the real
+/// `openstack` CLI and Keystone — what OpenStack creates is what the rest
+/// of the scenario, the Kubernetes side included, uses — and step 2 a real
+/// VM booted by `weft vm` as Nova would.
+pub fn seed_with(lab: &mut Lab, out: &mut dyn Write, real: Real) -> Result<(), LabError> {
     let topology = lab.topology();
     let host = |role: Role| {
         topology.first_with(role).cloned().ok_or_else(|| {
@@ -81,7 +96,8 @@ pub fn seed_with(
         control,
         compute,
         worker,
-        openstack,
+        openstack: real.openstack,
+        vm: real.vm,
     };
     s.run()
 }
@@ -96,7 +112,11 @@ struct Script<'a> {
     /// Where the pod runs.
     worker: Host,
     openstack: Option<OpenstackCli>,
+    vm: Option<RealVm>,
 }
+
+/// How long a real VM gets to boot, lease its address and ping (QEMU TCG).
+const VM_BOOT: Duration = Duration::from_secs(120);
 
 struct Port {
     id: String,
@@ -145,6 +165,30 @@ impl Script<'_> {
     fn weft(&mut self, host: &str, args: &[&str], show: bool) -> Result<String, LabError> {
         let command = self.lab.weft(host)?;
         self.command(host, command, "weft", args, show)
+    }
+
+    /// `weft vm ARGS` on the compute host, as the booting user.
+    fn weft_vm(&mut self, vm: &RealVm, args: &[&str], show: bool) -> Result<String, LabError> {
+        let host = self.compute.name.clone();
+        let mut command = self.lab.weft(&host)?;
+        command
+            .arg("vm")
+            .envs(vm.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let mut all = vec!["vm"];
+        all.extend_from_slice(args);
+        // `vm` is already on the command; the echo shows it once.
+        let out = self.command(&host, command, "weft vm", args, false)?;
+        if show {
+            self.say(format!("{host}$ weft {}", all.join(" ")));
+            self.say(out.trim_end());
+        }
+        Ok(out)
+    }
+
+    /// The VM's serial console.
+    fn console(&mut self, vm: &RealVm) -> String {
+        self.weft_vm(vm, &["console", "vm"], false)
+            .unwrap_or_default()
     }
 
     /// `openstack ARGS` as the lab's OpenStack user, echoed with its output.
@@ -208,12 +252,17 @@ impl Script<'_> {
         }
     }
 
-    fn wait(
+    fn wait(&mut self, what: &str, check: impl FnMut(&mut Self) -> bool) -> Result<(), LabError> {
+        self.wait_for(what, Duration::from_secs(20), check)
+    }
+
+    fn wait_for(
         &mut self,
         what: &str,
+        timeout: Duration,
         mut check: impl FnMut(&mut Self) -> bool,
     ) -> Result<(), LabError> {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if check(self) {
                 return Ok(());
@@ -295,28 +344,51 @@ impl Script<'_> {
         self.step(&format!(
             "2. a VM on {compute} (address by DHCP from the agent)"
         ));
-        let vm_port = self.port(&[
-            "--vn",
-            VN,
-            "--name",
-            "vm",
-            "--project",
-            VM_PROJECT,
-            "--host",
-            compute,
-            "--vif-type",
-            "tap",
-            "--device-owner",
-            "compute:nova",
-        ])?;
-        let vm = self.lab.add_vm(compute, "vm", &vm_port.id)?;
-        self.lab.plug_vm(&vm, vm_port.mac)?;
-        let lease = crate::workload::dhcp(self.lab, &vm)?;
-        self.say(format!("vm$ udhcpc -i {}: {lease}", vm.interface));
-        if !lease.contains("ip=192.168.1.3 ") || !lease.contains("router=192.168.1.1") {
-            return Err(fail(format!(
-                "the VM's lease is not 192.168.1.3 via .1: {lease}"
-            )));
+        let real_vm = self.vm.clone();
+        match &real_vm {
+            Some(vm) => {
+                // Nova's part: the port through Neutron, QEMU on the tap.
+                // The guest pings the pod once it has its address.
+                self.weft_vm(
+                    vm,
+                    &[
+                        "boot",
+                        "vm",
+                        "--net",
+                        "seamless",
+                        "--host",
+                        compute,
+                        "--kernel-args",
+                        "peer=192.168.1.4 linger=900",
+                    ],
+                    true,
+                )?;
+            }
+            None => {
+                let vm_port = self.port(&[
+                    "--vn",
+                    VN,
+                    "--name",
+                    "vm",
+                    "--project",
+                    VM_PROJECT,
+                    "--host",
+                    compute,
+                    "--vif-type",
+                    "tap",
+                    "--device-owner",
+                    "compute:nova",
+                ])?;
+                let vm = self.lab.add_vm(compute, "vm", &vm_port.id)?;
+                self.lab.plug_vm(&vm, vm_port.mac)?;
+                let lease = crate::workload::dhcp(self.lab, &vm)?;
+                self.say(format!("vm$ udhcpc -i {}: {lease}", vm.interface));
+                if !lease.contains("ip=192.168.1.3 ") || !lease.contains("router=192.168.1.1") {
+                    return Err(fail(format!(
+                        "the VM's lease is not 192.168.1.3 via .1: {lease}"
+                    )));
+                }
+            }
         }
 
         self.step(&format!("3. a pod on {worker} (same network, same IPAM)"));
@@ -363,11 +435,30 @@ impl Script<'_> {
                 .map_err(|e| fail(format!("pod address: {e}")))?,
             Some(Ipv4Addr::new(192, 168, 1, 1)),
         )?;
+        if let Some(vm) = &real_vm {
+            let lease = "WEFT-VM dhcp-ok addr=192.168.1.3/24 router=192.168.1.1";
+            self.wait_for("the VM's DHCP lease on its console", VM_BOOT, |s| {
+                s.console(vm).contains(lease)
+            })?;
+            let console = self.console(vm);
+            for line in console.lines().filter(|l| l.starts_with("WEFT-VM dhcp")) {
+                self.say(format!("vm console: {line}"));
+            }
+            self.wait("the VM ACTIVE", |s| {
+                s.weft_vm(vm, &["list"], false)
+                    .is_ok_and(|l| l.contains("ACTIVE") && l.contains("seamless=192.168.1.3"))
+            })?;
+            self.weft_vm(vm, &["list"], true)?;
+        }
         self.wait("both ports ACTIVE", |s| {
-            [&vm_port.id, &pod_port.id].iter().all(|id| {
-                s.json(control, &["port", "show", id])
-                    .is_ok_and(|p| p["status"] == "ACTIVE")
-            })
+            s.json(control, &["port", "list", "--vn", VN])
+                .is_ok_and(|ports| {
+                    let ports = match ports {
+                        Value::Array(all) => all,
+                        one => vec![one],
+                    };
+                    ports.len() == 2 && ports.iter().all(|p| p["status"] == "ACTIVE")
+                })
         })?;
         self.weft(control, &["port", "list", "--vn", VN], true)?;
 
@@ -420,9 +511,22 @@ impl Script<'_> {
             s.ping("cont", "192.168.1.3", 2)
                 .is_ok_and(|(n, r)| n > 0 && r == n)
         })?;
-        let (sent, received) = self.ping("vm", "192.168.1.4", 3)?;
-        if sent == 0 || received != sent {
-            return Err(fail("the VM does not reach the pod"));
+        match &real_vm {
+            Some(vm) => {
+                // The guest pinged the pod after its lease: the pod's
+                // group admits everyone.
+                let mark = "WEFT-VM ping-ok peer 192.168.1.4";
+                self.wait_for("the VM's ping of the pod on its console", VM_BOOT, |s| {
+                    s.console(vm).contains(mark)
+                })?;
+                self.say(format!("vm console: {mark}"));
+            }
+            None => {
+                let (sent, received) = self.ping("vm", "192.168.1.4", 3)?;
+                if sent == 0 || received != sent {
+                    return Err(fail("the VM does not reach the pod"));
+                }
+            }
         }
         self.weft(worker, &["flow", "-l"], true)?;
         self.say("");
