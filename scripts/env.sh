@@ -12,13 +12,17 @@ if [[ -z ${CARGO_TARGET_DIR:-} && -f $WEFT_ROOT/.git ]]; then
     # names in every checkout and judges freshness by file times, so two
     # checkouts sharing one dir could each link the other's code. The dir
     # starts as a hard-linked copy of the shared one (dependencies stay
-    # built) without the workspace crates' fingerprints.
+    # built) without the workspace crates' fingerprints and outputs.
     CARGO_TARGET_DIR=$WEFT_CACHE/target-$(basename "$WEFT_ROOT")
     # Incremental caches of several checkouts fill the disk quickly.
     export CARGO_INCREMENTAL=0
     if [[ ! -d $CARGO_TARGET_DIR && -d $WEFT_CACHE/target ]]; then
         cp -al "$WEFT_CACHE/target" "$CARGO_TARGET_DIR.tmp"
-        find "$CARGO_TARGET_DIR.tmp" -path '*/.fingerprint/weft-*' -prune -exec rm -rf {} +
+        # What cargo writes in place must not stay shared: the lock files
+        # and the workspace crates' build-script outputs (generated code).
+        find "$CARGO_TARGET_DIR.tmp" \( -path '*/.fingerprint/weft-*' -o -path '*/build/weft-*' \) \
+            -prune -exec rm -rf {} +
+        find "$CARGO_TARGET_DIR.tmp" -name .cargo-lock -delete
         mv "$CARGO_TARGET_DIR.tmp" "$CARGO_TARGET_DIR"
     fi
 fi
