@@ -253,21 +253,30 @@ impl Model {
     pub(crate) fn plan_delete_subnet(&self, reference: &Ref) -> Result<Outcome, ModelError> {
         let id = self.resolve(Kind::Subnet, reference, "")?;
         let subnet = &self.subnets[&id];
+        let mut changes = Vec::new();
         for port in self.ports_of(subnet.network_id) {
             if let Some(fixed) = port.fixed_ips.iter().find(|f| f.subnet_id == id) {
-                return Err(ModelError::InUse {
-                    kind: Kind::Subnet,
-                    key: id.to_string(),
-                    by: format!("port {} holds {}", port.meta.id, fixed.ip_address),
-                });
+                if !subnet.auto_address() {
+                    return Err(ModelError::InUse {
+                        kind: Kind::Subnet,
+                        key: id.to_string(),
+                        by: format!("port {} holds {}", port.meta.id, fixed.ip_address),
+                    });
+                }
+                // Hosts made these addresses themselves: the ports
+                // simply lose them (Neutron's rule).
+                let mut port = port.clone();
+                port.fixed_ips.retain(|f| f.subnet_id != id);
+                changes.push(Change::Put(Object::Port(port)));
             }
         }
+        changes.push(Change::Delete {
+            kind: Kind::Subnet,
+            id,
+        });
         Ok(Outcome {
             object: Object::Subnet(subnet.clone()),
-            changes: vec![Change::Delete {
-                kind: Kind::Subnet,
-                id,
-            }],
+            changes,
         })
     }
 
@@ -348,7 +357,10 @@ impl Model {
             host_routes: req.host_routes,
             dns_nameservers: req.dns_nameservers,
             enable_dhcp: req.enable_dhcp.unwrap_or(true),
+            ipv6_ra_mode: req.ipv6_ra_mode,
+            ipv6_address_mode: req.ipv6_address_mode,
         };
+        check_ipv6_modes(&subnet).map_err(|e| prefix_field(e, field))?;
         check_pools(&subnet).map_err(|e| prefix_field(e, field))?;
         check_routes_and_servers(&subnet).map_err(|e| prefix_field(e, field))?;
         Ok(subnet)
@@ -504,4 +516,29 @@ fn prefix_field(error: ModelError, prefix: &str) -> ModelError {
         },
         other => other,
     }
+}
+
+/// IPv6 modes only on IPv6 subnets; if both are given they agree.
+fn check_ipv6_modes(subnet: &Subnet) -> Result<(), ModelError> {
+    let modes = [
+        ("ipv6_ra_mode", subnet.ipv6_ra_mode),
+        ("ipv6_address_mode", subnet.ipv6_address_mode),
+    ];
+    if subnet.ip_version != 6
+        && let Some((field, _)) = modes.iter().find(|(_, m)| m.is_some())
+    {
+        return Err(ModelError::invalid(
+            *field,
+            "can be set only on IPv6 subnets",
+        ));
+    }
+    if let (Some(ra), Some(address)) = (subnet.ipv6_ra_mode, subnet.ipv6_address_mode)
+        && ra != address
+    {
+        return Err(ModelError::invalid(
+            "ipv6_ra_mode",
+            format!("{ra:?} does not match ipv6_address_mode {address:?}"),
+        ));
+    }
+    Ok(())
 }

@@ -130,6 +130,33 @@ pub struct Subnet {
     #[schema(value_type = Vec<String>)]
     pub dns_nameservers: Vec<IpAddr>,
     pub enable_dhcp: bool,
+    /// IPv6 only: how routers advertise the subnet (`slaac`,
+    /// `dhcpv6-stateful`, `dhcpv6-stateless`), as Neutron records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_ra_mode: Option<Ipv6Mode>,
+    /// IPv6 only: how hosts get addresses (same values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_address_mode: Option<Ipv6Mode>,
+}
+
+/// An IPv6 subnet's router-advertisement or address mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ipv6Mode {
+    Slaac,
+    Dhcpv6Stateful,
+    Dhcpv6Stateless,
+}
+
+impl Subnet {
+    /// Whether hosts make their own addresses (SLAAC or DHCPv6-stateless):
+    /// such a subnet may be deleted under its ports, as in Neutron.
+    pub fn auto_address(&self) -> bool {
+        matches!(
+            self.ipv6_address_mode,
+            Some(Ipv6Mode::Slaac | Ipv6Mode::Dhcpv6Stateless)
+        )
+    }
 }
 
 /// One address of a port.

@@ -16,7 +16,7 @@ use weft_types::{Asn, FqName, FqNameError, MacAddr, Prefix, RouteTarget, Vni};
 
 use crate::objects::{
     AddressPair, AllocationPool, Direction, Encapsulation, Ethertype, ForwardingMode, HostRoute,
-    PortStatus, VifType,
+    Ipv6Mode, PortStatus, VifType,
 };
 
 /// A reference to an object: its UUID, or its FQ name.
@@ -224,6 +224,12 @@ pub struct CreateSubnet {
     pub description: String,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// IPv6 subnets only.
+    #[serde(default)]
+    pub ipv6_ra_mode: Option<Ipv6Mode>,
+    /// IPv6 subnets only.
+    #[serde(default)]
+    pub ipv6_address_mode: Option<Ipv6Mode>,
 }
 
 impl CreateSubnet {
@@ -242,6 +248,8 @@ impl CreateSubnet {
             enable_dhcp: None,
             description: String::new(),
             tags: Vec::new(),
+            ipv6_ra_mode: None,
+            ipv6_address_mode: None,
         }
     }
 }

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
-use weft_model::{Command, CreateProject, Kind, Model, Object, Ref};
+use weft_model::{Command, CreateProject, DEFAULT_GROUP, Kind, Model, Object, Ref};
 use weft_types::{DEFAULT_DOMAIN, FqName};
 
 use crate::auth::Auth;
@@ -160,13 +160,29 @@ pub(crate) async fn list(
     raw: Option<String>,
 ) -> Result<Response, NeutronError> {
     let caller = state.caller(&headers).await?;
-    let query = ListQuery::parse(raw.as_deref().unwrap_or(""), render::attributes(resource))?;
+    let mut filterable = render::attributes(resource).to_vec();
+    filterable.extend(render::filter_only(resource));
+    let query = ListQuery::parse(raw.as_deref().unwrap_or(""), &filterable)?;
     let page = read(state.backend.as_ref(), |model| {
         let items: Vec<Map<String, Value>> = all(model, resource)
             .iter()
-            .filter(|o| owner(model, o).is_some_and(|(p, shared)| caller.sees(p, shared)))
-            .filter_map(|o| render(model, o))
-            .filter(|o| query.matches(o))
+            .filter_map(|o| {
+                let (project, shared) = owner(model, o)?;
+                if !caller.sees(project, shared) {
+                    return None;
+                }
+                let mut rendered = render(model, o)?;
+                // Filter on what Neutron filters on but does not show,
+                // then drop it again.
+                for key in render::filter_only(resource) {
+                    rendered.insert((*key).into(), json!(shared));
+                }
+                let pass = query.matches(&rendered);
+                for key in render::filter_only(resource) {
+                    rendered.remove(*key);
+                }
+                pass.then_some(rendered)
+            })
             .collect();
         query.page(items, &collection_url(&headers, resource))
     });
@@ -350,7 +366,7 @@ pub(crate) async fn delete(
 ) -> Result<Response, NeutronError> {
     let caller = state.caller(&headers).await?;
     let id = path_id(resource, &id)?;
-    read(state.backend.as_ref(), |model| {
+    let command = read(state.backend.as_ref(), |model| {
         let object = visible(model, &caller, resource, id)?;
         let (project, _) = owner(model, &object).unwrap_or((caller.project, false));
         if project != caller.project && !caller.is_admin {
@@ -359,10 +375,29 @@ pub(crate) async fn delete(
                 resource.singular()
             )));
         }
-        Ok(())
+        match &object {
+            Object::SecurityGroup(g) if g.name() == DEFAULT_GROUP => {
+                default_group_removal(&caller, project)
+            }
+            _ => Ok(convert::delete(resource, id)),
+        }
     })?;
-    submit(&state, resource, convert::delete(resource, id)).await?;
+    submit(&state, resource, command).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Deleting a project's `default` group: a member may not (as in Neutron);
+/// for an admin, the group goes with its project, which weft deletes if
+/// nothing else is left in it. Both come back on the project's next use.
+fn default_group_removal(caller: &Caller, project: Uuid) -> Result<Command, NeutronError> {
+    if !caller.is_admin {
+        return Err(NeutronError::new(
+            StatusCode::CONFLICT,
+            "SecurityGroupCannotRemoveDefault",
+            "Insufficient rights for removing default security group.",
+        ));
+    }
+    Ok(Command::DeleteProject(Ref::Id(project)))
 }
 
 /// Handlers bound to one resource, for the router.

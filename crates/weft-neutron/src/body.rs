@@ -258,7 +258,22 @@ pub(crate) fn create_items(
         return Ok((vec![one], false));
     }
     match map.remove(resource.plural()) {
-        Some(Value::Array(items)) if !items.is_empty() => Ok((items, true)),
+        // An item may itself be wrapped (`{"security_groups":
+        // [{"security_group": {…}}]}`), as Neutron accepts.
+        Some(Value::Array(items)) if !items.is_empty() => Ok((
+            items
+                .into_iter()
+                .map(|item| match item {
+                    Value::Object(mut one)
+                        if one.len() == 1 && one.contains_key(resource.singular()) =>
+                    {
+                        one.remove(resource.singular()).unwrap_or(Value::Null)
+                    }
+                    other => other,
+                })
+                .collect(),
+            true,
+        )),
         Some(_) => Err(NeutronError::bad_request(format!(
             "Resources required: '{}' must be a non-empty list",
             resource.plural()

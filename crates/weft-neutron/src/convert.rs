@@ -8,7 +8,7 @@ use uuid::Uuid;
 use weft_model::{
     AddressPair, AllocationPool, Command, CreateNetwork, CreatePort, CreateSecurityGroup,
     CreateSecurityGroupRule, CreateSubnet, DEFAULT_GROUP, Direction, Ethertype, FixedIpRequest,
-    HostRoute, Kind, Model, Object, Ref, UpdateNetwork, UpdatePort, UpdateSecurityGroup,
+    HostRoute, Ipv6Mode, Kind, Model, Object, Ref, UpdateNetwork, UpdatePort, UpdateSecurityGroup,
     UpdateSubnet,
 };
 use weft_types::{FqName, MacAddr, Prefix};
@@ -79,8 +79,10 @@ pub(crate) fn kind_of(resource: Resource) -> Kind {
     }
 }
 
+/// A UUID attribute; absent, `null` and `""` all mean none (Neutron's
+/// clients send `"remote_group_id": null`).
 fn uuid_attr(attrs: &Attrs, key: &str) -> Result<Option<Uuid>, NeutronError> {
-    match attrs.text(key)? {
+    match attrs.text(key)?.filter(|t| !t.is_empty()) {
         None => Ok(None),
         Some(text) => Uuid::try_parse(&text)
             .map(Some)
@@ -228,11 +230,6 @@ pub(crate) fn create_subnet(
     if attrs.has("subnetpool_id") && attrs.text("subnetpool_id")?.is_some_and(|s| !s.is_empty()) {
         return Err(NeutronError::invalid("subnet pools are not supported"));
     }
-    for key in ["ipv6_ra_mode", "ipv6_address_mode"] {
-        if attrs.text(key)?.is_some_and(|s| !s.is_empty()) {
-            return Err(NeutronError::invalid(format!("{key} is not supported")));
-        }
-    }
     let text = required(attrs.text("cidr")?, "cidr")?;
     let cidr = Prefix::parse_strict(&text)
         .map_err(|_| NeutronError::invalid(format!("{text} is not in a CIDR format")))?;
@@ -253,6 +250,8 @@ pub(crate) fn create_subnet(
     req.host_routes = host_routes(attrs)?.unwrap_or_default();
     req.dns_nameservers = dns_nameservers(attrs)?.unwrap_or_default();
     req.enable_dhcp = attrs.flag("enable_dhcp")?;
+    req.ipv6_ra_mode = attrs.nullable::<Ipv6Mode>("ipv6_ra_mode")?.flatten();
+    req.ipv6_address_mode = attrs.nullable::<Ipv6Mode>("ipv6_address_mode")?.flatten();
     Ok(Command::CreateSubnet(req))
 }
 

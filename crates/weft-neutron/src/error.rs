@@ -75,6 +75,16 @@ impl NeutronError {
             ModelError::NotFound { kind, key, .. } => {
                 NeutronError::not_found(Resource::of_kind(*kind).unwrap_or(resource), key)
             }
+            ModelError::Invalid { field, reason }
+                if field.ends_with("cidr") && reason.contains(" overlaps ") =>
+            {
+                // Neutron's wording, which clients (tempest) look for to
+                // pick another CIDR.
+                let cidr = reason.split(' ').next().unwrap_or_default();
+                NeutronError::invalid(format!(
+                    "Requested subnet with cidr: {cidr} overlaps with another subnet ({reason})"
+                ))
+            }
             ModelError::Invalid { field, reason } => {
                 NeutronError::invalid(format!("{}: {reason}", neutron_field(field)))
             }
@@ -99,6 +109,15 @@ impl NeutronError {
             }
             ModelError::AlreadyExists { .. } => {
                 NeutronError::new(StatusCode::CONFLICT, "Conflict", error.to_string())
+            }
+            ModelError::InUse { kind, key, by } if *kind == Kind::VirtualNetwork => {
+                NeutronError::new(
+                    StatusCode::CONFLICT,
+                    "NetworkInUse",
+                    format!(
+                        "Unable to complete operation on network {key}. There are one or more ports still in use on the network ({by})."
+                    ),
+                )
             }
             ModelError::InUse { kind, key, by } => {
                 let resource = Resource::of_kind(*kind).unwrap_or(resource);

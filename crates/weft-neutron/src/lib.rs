@@ -67,7 +67,8 @@ pub fn router(backend: Arc<dyn Backend>, auth: Auth) -> Router {
         .route("/v2.0", get(resources))
         .route("/v2.0/", get(resources))
         .route("/v2.0/extensions", get(extensions::list))
-        .route("/v2.0/extensions/{alias}", get(extensions::show));
+        .route("/v2.0/extensions/{alias}", get(extensions::show))
+        .route("/v2.0/agents", get(agents));
     for resource in RESOURCES {
         let collection = format!("/v2.0/{}", resource.path());
         router = router
@@ -124,6 +125,18 @@ async fn resources(
         })
         .collect();
     Ok(axum::Json(json!({"resources": list})).into_response())
+}
+
+/// `GET /v2.0/agents`: weft runs none of Neutron's agents (its own agents
+/// speak to the control node), so the list is empty; clients that look for
+/// a DHCP or L3 agent then know there is none. The `agent` extension (agent
+/// management) is not served.
+async fn agents(
+    State(state): State<NeutronState>,
+    headers: HeaderMap,
+) -> Result<Response, NeutronError> {
+    state.auth.identify(&headers).await?;
+    Ok(axum::Json(json!({"agents": []})).into_response())
 }
 
 async fn not_found(uri: Uri) -> NeutronError {

@@ -193,8 +193,6 @@ impl ListQuery {
                         .map_or(0, |at| at + 1),
                     None => 0,
                 };
-                let rest = items.len().saturating_sub(start);
-                let more = rest > limit;
                 items = items.into_iter().skip(start).take(limit).collect();
                 if self.page_reverse {
                     items.reverse();
@@ -208,21 +206,16 @@ impl ListQuery {
                 };
                 let first = id_at(0);
                 let last = items.len().checked_sub(1).and_then(id_at);
-                let (has_next, has_previous) = if self.page_reverse {
-                    (self.marker.is_some(), more)
-                } else {
-                    (more, self.marker.is_some())
-                };
+                // Neutron's rule: a short page ends the walk in its own
+                // direction; every other page links both ways, an empty
+                // page's links without a marker (from the end).
+                let short = items.len() < limit;
                 let mut links = Vec::new();
-                if let (true, Some(last)) = (has_next, last) {
-                    links.push(
-                        json!({"rel": "next", "href": self.link(collection_url, &last, false)}),
-                    );
+                if !(short && !self.page_reverse) {
+                    links.push(json!({"rel": "next", "href": self.link(collection_url, last.as_deref(), false)}));
                 }
-                if let (true, Some(first)) = (has_previous, first) {
-                    links.push(
-                        json!({"rel": "previous", "href": self.link(collection_url, &first, true)}),
-                    );
+                if !(short && self.page_reverse) {
+                    links.push(json!({"rel": "previous", "href": self.link(collection_url, first.as_deref(), true)}));
                 }
                 Some(links)
             }
@@ -245,14 +238,16 @@ impl ListQuery {
             .collect()
     }
 
-    fn link(&self, collection_url: &str, marker: &str, reverse: bool) -> String {
+    fn link(&self, collection_url: &str, marker: Option<&str>, reverse: bool) -> String {
         let mut pairs: Vec<(String, String)> = self
             .pairs
             .iter()
             .filter(|(k, _)| k != "marker" && k != "page_reverse")
             .cloned()
             .collect();
-        pairs.push(("marker".into(), marker.to_owned()));
+        if let Some(marker) = marker {
+            pairs.push(("marker".into(), marker.to_owned()));
+        }
         if reverse {
             pairs.push(("page_reverse".into(), "True".into()));
         }

@@ -124,6 +124,15 @@ pub(crate) fn attributes(resource: Resource) -> &'static [&'static str] {
     }
 }
 
+/// Attributes a list may filter on that objects do not show: a subnet's
+/// `shared` is its network's.
+pub(crate) fn filter_only(resource: Resource) -> &'static [&'static str] {
+    match resource {
+        Resource::Subnet => &["shared"],
+        _ => &[],
+    }
+}
+
 /// Neutron's time format: seconds, UTC.
 fn time(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -222,8 +231,8 @@ pub(crate) fn subnet(model: &Model, s: &Subnet) -> Map<String, Value> {
             "nexthop": r.nexthop,
         })).collect::<Vec<_>>(),
         "enable_dhcp": s.enable_dhcp,
-        "ipv6_ra_mode": null,
-        "ipv6_address_mode": null,
+        "ipv6_ra_mode": s.ipv6_ra_mode,
+        "ipv6_address_mode": s.ipv6_address_mode,
         "subnetpool_id": null,
         "service_types": [],
     }));
