@@ -436,6 +436,24 @@ pub(crate) mod bound {
         move |State(s), h, Path(id)| Box::pin(super::delete(r, s, h, id))
     }
 
+    /// `…/{id}/tags`: `op` makes the operation from the body.
+    pub(crate) fn tags(
+        r: Resource,
+        op: fn(Bytes) -> crate::tags::TagOp,
+    ) -> impl Fn(State<NeutronState>, HeaderMap, Path<String>, Bytes) -> futures_like::Fut + Clone
+    {
+        move |State(s), h, Path(id), b| Box::pin(crate::tags::handle(r, s, h, id, op(b)))
+    }
+
+    /// `…/{id}/tags/{tag}`: `op` makes the operation from the tag.
+    pub(crate) fn tag(
+        r: Resource,
+        op: fn(String) -> crate::tags::TagOp,
+    ) -> impl Fn(State<NeutronState>, HeaderMap, Path<(String, String)>) -> futures_like::Fut + Clone
+    {
+        move |State(s), h, Path((id, tag))| Box::pin(crate::tags::handle(r, s, h, id, op(tag)))
+    }
+
     pub(crate) mod futures_like {
         use super::*;
         pub(crate) type Fut = std::pin::Pin<

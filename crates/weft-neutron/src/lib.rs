@@ -32,6 +32,7 @@ mod extensions;
 pub mod keystone;
 pub mod query;
 mod render;
+mod tags;
 
 use std::sync::Arc;
 
@@ -81,6 +82,22 @@ pub fn router(backend: Arc<dyn Backend>, auth: Auth) -> Router {
                 get(api::bound::show(resource))
                     .put(api::bound::update(resource))
                     .delete(api::bound::delete(resource)),
+            );
+    }
+    for resource in tags::TAGGED {
+        let tags = format!("/v2.0/{}/{{id}}/tags", resource.path());
+        router = router
+            .route(
+                &tags,
+                get(api::bound::tags(resource, |_| tags::TagOp::List))
+                    .put(api::bound::tags(resource, tags::TagOp::Replace))
+                    .delete(api::bound::tags(resource, |_| tags::TagOp::ClearAll)),
+            )
+            .route(
+                &format!("{tags}/{{tag}}"),
+                get(api::bound::tag(resource, tags::TagOp::Check))
+                    .put(api::bound::tag(resource, tags::TagOp::Add))
+                    .delete(api::bound::tag(resource, tags::TagOp::Remove)),
             );
     }
     router
