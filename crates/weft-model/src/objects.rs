@@ -312,6 +312,22 @@ pub struct ControlNode {
     pub address: IpAddr,
 }
 
+/// A router as OpenStack records one: a name in a project. Its interfaces
+/// are ports whose `device_owner` is `network:router_interface` and whose
+/// `device_id` is the router's id. The dataplane does not route through it:
+/// it is bookkeeping for orchestrators.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Router {
+    #[serde(flatten)]
+    pub meta: Meta,
+    pub name: String,
+    pub project_id: Uuid,
+    pub admin_state_up: bool,
+}
+
+/// The `device_owner` of a port that is a router's interface.
+pub const ROUTER_INTERFACE_OWNER: &str = "network:router_interface";
+
 /// Overlay encapsulations, in TF's spelling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 pub enum Encapsulation {
@@ -355,10 +371,11 @@ pub enum Kind {
     Port,
     Node,
     ControlNode,
+    Router,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::GlobalConfig,
         Kind::Domain,
         Kind::Project,
@@ -369,6 +386,7 @@ impl Kind {
         Kind::Port,
         Kind::Node,
         Kind::ControlNode,
+        Kind::Router,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -383,6 +401,7 @@ impl Kind {
             Kind::Port => "port",
             Kind::Node => "node",
             Kind::ControlNode => "control-node",
+            Kind::Router => "router",
         }
     }
 
@@ -411,6 +430,7 @@ pub enum Object {
     Port(Port),
     Node(Node),
     ControlNode(ControlNode),
+    Router(Router),
 }
 
 impl Object {
@@ -426,6 +446,7 @@ impl Object {
             Object::Port(_) => Kind::Port,
             Object::Node(_) => Kind::Node,
             Object::ControlNode(_) => Kind::ControlNode,
+            Object::Router(_) => Kind::Router,
         }
     }
 
@@ -441,6 +462,7 @@ impl Object {
             Object::Port(o) => &o.meta,
             Object::Node(o) => &o.meta,
             Object::ControlNode(o) => &o.meta,
+            Object::Router(o) => &o.meta,
         }
     }
 

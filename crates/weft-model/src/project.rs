@@ -201,6 +201,9 @@ impl Model {
         if let Some(p) = self.ports.values().find(|p| p.project_id == id) {
             return Err(in_use(format!("it owns port {}", p.meta.id)));
         }
+        if let Some(r) = self.routers.values().find(|r| r.project_id == id) {
+            return Err(in_use(format!("it owns router {}", r.meta.id)));
+        }
         if let Some(g) = self
             .groups
             .values()

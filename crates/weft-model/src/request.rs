@@ -534,5 +534,37 @@ pub enum Command {
     DeleteNode(Ref),
     CreateControlNode(CreateControlNode),
     DeleteControlNode(Ref),
+    CreateRouter(CreateRouter),
+    UpdateRouter(Ref, UpdateRouter),
+    DeleteRouter(Ref),
     UpdateGlobalConfig(UpdateGlobalConfig),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRouter {
+    pub project: Ref,
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub admin_state_up: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRouter {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub admin_state_up: Option<bool>,
 }

@@ -10,7 +10,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
-use weft_model::{Command, CreateProject, DEFAULT_GROUP, Kind, Model, Object, Ref};
+use weft_model::{
+    Command, CreateProject, DEFAULT_GROUP, Kind, Model, Object, ROUTER_INTERFACE_OWNER, Ref,
+    UpdatePort,
+};
 use weft_types::{DEFAULT_DOMAIN, FqName};
 
 use crate::auth::Auth;
@@ -108,6 +111,7 @@ fn render(model: &Model, object: &Object) -> Option<Map<String, Value>> {
         Object::Port(p) => render::port(model, p),
         Object::SecurityGroup(g) => render::security_group(model, g),
         Object::SecurityGroupRule(r) => render::security_group_rule(model, r),
+        Object::Router(r) => render::router(model, r),
         _ => return None,
     })
 }
@@ -131,6 +135,7 @@ fn all(model: &Model, resource: Resource) -> Vec<Object> {
             .cloned()
             .map(Object::SecurityGroupRule)
             .collect(),
+        Resource::Router => model.routers().cloned().map(Object::Router).collect(),
     }
 }
 
@@ -257,6 +262,7 @@ async fn create_one(
         Resource::Port => convert::create_port(model, caller, project, &attrs),
         Resource::SecurityGroup => convert::create_group(model, project, &attrs),
         Resource::SecurityGroupRule => convert::create_rule(model, caller, &attrs),
+        Resource::Router => convert::create_router(project, &attrs),
     })?;
     submit(state, resource, command).await
 }
@@ -343,6 +349,7 @@ pub(crate) async fn update(
             (Resource::Network, _) => convert::update_network(model, &caller, id, project, &attrs),
             (Resource::Subnet, _) => convert::update_subnet(id, &attrs),
             (Resource::Port, _) => convert::update_port(&caller, id, &attrs),
+            (Resource::Router, _) => convert::update_router(id, &attrs),
             (Resource::SecurityGroup, Object::SecurityGroup(g)) => {
                 let current = render::display_name(g.name(), id);
                 convert::update_group(model, id, project, &current, &attrs)
@@ -379,6 +386,14 @@ pub(crate) async fn delete(
             Object::SecurityGroup(g) if g.name() == DEFAULT_GROUP => {
                 default_group_removal(&caller, project)
             }
+            Object::Port(p) if p.device_owner == ROUTER_INTERFACE_OWNER => Err(NeutronError::new(
+                StatusCode::CONFLICT,
+                "L3PortInUse",
+                format!(
+                    "Port {id} cannot be deleted directly via the port API: has device owner {}.",
+                    p.device_owner
+                ),
+            )),
             _ => Ok(convert::delete(resource, id)),
         }
     })?;
@@ -398,6 +413,96 @@ fn default_group_removal(caller: &Caller, project: Uuid) -> Result<Command, Neut
         ));
     }
     Ok(Command::DeleteProject(Ref::Id(project)))
+}
+
+/// `PUT /v2.0/routers/{id}/add_router_interface` and
+/// `…/remove_router_interface` with `{"port_id": …}`: a port becomes the
+/// router's interface (`device_owner` `network:router_interface`,
+/// `device_id` the router) or, removed, is deleted, as in Neutron.
+pub(crate) async fn interface(
+    add: bool,
+    state: NeutronState,
+    headers: HeaderMap,
+    id: String,
+    bytes: Bytes,
+) -> Result<Response, NeutronError> {
+    let caller = state.caller(&headers).await?;
+    let router = path_id(Resource::Router, &id)?;
+    let body = parse_body(&bytes)?;
+    let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
+    let port = match (text("port_id"), text("subnet_id")) {
+        (Some(port), _) => Uuid::try_parse(&port)
+            .map_err(|_| NeutronError::invalid(format!("'{port}' is not a valid UUID")))?,
+        (None, Some(_)) => {
+            return Err(NeutronError::invalid(
+                "router interfaces are made from ports: give port_id, not subnet_id",
+            ));
+        }
+        (None, None) => {
+            return Err(NeutronError::bad_request(
+                "Either subnet_id or port_id must be specified",
+            ));
+        }
+    };
+    let (command, answer) = read(state.backend.as_ref(), |model| {
+        let Object::Router(r) = visible(model, &caller, Resource::Router, router)? else {
+            return Err(NeutronError::not_found(Resource::Router, router));
+        };
+        if r.project_id != caller.project && !caller.is_admin {
+            return Err(NeutronError::policy("update_router"));
+        }
+        let Object::Port(p) = visible(model, &caller, Resource::Port, port)? else {
+            return Err(NeutronError::not_found(Resource::Port, port));
+        };
+        let subnets: Vec<Uuid> = p.fixed_ips.iter().map(|f| f.subnet_id).collect();
+        let project = render::project_ref(model, r.project_id);
+        let answer = json!({
+            "id": router,
+            "tenant_id": project,
+            "project_id": project,
+            "port_id": port,
+            "network_id": p.network_id,
+            "subnet_id": subnets.first(),
+            "subnet_ids": subnets,
+        });
+        let command = if add {
+            if !p.device_id.is_empty() || !p.device_owner.is_empty() {
+                return Err(NeutronError::new(
+                    StatusCode::CONFLICT,
+                    "PortInUse",
+                    format!(
+                        "Unable to complete operation for network {}. The port {port} is in use by device {}.",
+                        p.network_id, p.device_id
+                    ),
+                ));
+            }
+            if p.fixed_ips.is_empty() {
+                return Err(NeutronError::bad_request(
+                    "Router port must have at least one fixed IP",
+                ));
+            }
+            Command::UpdatePort(
+                Ref::Id(port),
+                UpdatePort {
+                    device_owner: Some(ROUTER_INTERFACE_OWNER.to_owned()),
+                    device_id: Some(router.to_string()),
+                    ..UpdatePort::default()
+                },
+            )
+        } else {
+            if p.device_owner != ROUTER_INTERFACE_OWNER || p.device_id != router.to_string() {
+                return Err(NeutronError::new(
+                    StatusCode::NOT_FOUND,
+                    "RouterInterfaceNotFound",
+                    format!("Router {router} does not have an interface with id {port}"),
+                ));
+            }
+            Command::DeletePort(Ref::Id(port))
+        };
+        Ok((command, answer))
+    })?;
+    submit(&state, Resource::Port, command).await?;
+    Ok(Json(answer).into_response())
 }
 
 /// Handlers bound to one resource, for the router.
@@ -452,6 +557,13 @@ pub(crate) mod bound {
     ) -> impl Fn(State<NeutronState>, HeaderMap, Path<(String, String)>) -> futures_like::Fut + Clone
     {
         move |State(s), h, Path((id, tag))| Box::pin(crate::tags::handle(r, s, h, id, op(tag)))
+    }
+
+    pub(crate) fn interface(
+        add: bool,
+    ) -> impl Fn(State<NeutronState>, HeaderMap, Path<String>, Bytes) -> futures_like::Fut + Clone
+    {
+        move |State(s), h, Path(id), b| Box::pin(super::interface(add, s, h, id, b))
     }
 
     pub(crate) mod futures_like {

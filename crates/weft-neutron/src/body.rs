@@ -68,6 +68,15 @@ pub(crate) fn creatable(resource: Resource) -> &'static [&'static str] {
             "stateful",
             "tags",
         ],
+        Resource::Router => &[
+            "name",
+            "admin_state_up",
+            "external_gateway_info",
+            "tenant_id",
+            "project_id",
+            "description",
+            "tags",
+        ],
         Resource::SecurityGroupRule => &[
             "security_group_id",
             "direction",
@@ -120,6 +129,12 @@ pub(crate) fn updatable(resource: Resource) -> &'static [&'static str] {
         ],
         Resource::SecurityGroup => &["name", "description"],
         Resource::SecurityGroupRule => &["description"],
+        Resource::Router => &[
+            "name",
+            "admin_state_up",
+            "external_gateway_info",
+            "description",
+        ],
     }
 }
 

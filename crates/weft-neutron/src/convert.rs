@@ -6,10 +6,10 @@ use std::net::IpAddr;
 
 use uuid::Uuid;
 use weft_model::{
-    AddressPair, AllocationPool, Command, CreateNetwork, CreatePort, CreateSecurityGroup,
-    CreateSecurityGroupRule, CreateSubnet, DEFAULT_GROUP, Direction, Ethertype, FixedIpRequest,
-    HostRoute, Ipv6Mode, Kind, Model, Object, Ref, UpdateNetwork, UpdatePort, UpdateSecurityGroup,
-    UpdateSubnet,
+    AddressPair, AllocationPool, Command, CreateNetwork, CreatePort, CreateRouter,
+    CreateSecurityGroup, CreateSecurityGroupRule, CreateSubnet, DEFAULT_GROUP, Direction,
+    Ethertype, FixedIpRequest, HostRoute, Ipv6Mode, Kind, Model, Object, Ref, UpdateNetwork,
+    UpdatePort, UpdateRouter, UpdateSecurityGroup, UpdateSubnet,
 };
 use weft_types::{FqName, MacAddr, Prefix};
 
@@ -51,6 +51,7 @@ pub(crate) fn owner(model: &Model, object: &Object) -> Option<(Uuid, bool)> {
         Object::Port(p) => (p.project_id, false),
         Object::SecurityGroup(g) => (g.project_id, false),
         Object::SecurityGroupRule(r) => (r.project_id, false),
+        Object::Router(r) => (r.project_id, false),
         _ => return None,
     })
 }
@@ -76,6 +77,7 @@ pub(crate) fn kind_of(resource: Resource) -> Kind {
         Resource::Port => Kind::Port,
         Resource::SecurityGroup => Kind::SecurityGroup,
         Resource::SecurityGroupRule => Kind::SecurityGroupRule,
+        Resource::Router => Kind::Router,
     }
 }
 
@@ -465,5 +467,43 @@ pub(crate) fn delete(resource: Resource, id: Uuid) -> Command {
         Resource::Port => Command::DeletePort(r),
         Resource::SecurityGroup => Command::DeleteSecurityGroup(r),
         Resource::SecurityGroupRule => Command::DeleteSecurityGroupRule(r),
+        Resource::Router => Command::DeleteRouter(r),
     }
+}
+
+/// Routers here are bookkeeping without an external gateway: an empty or
+/// `null` gateway is all there is.
+fn no_gateway(attrs: &Attrs) -> Result<(), NeutronError> {
+    match attrs.nullable::<serde_json::Value>("external_gateway_info")? {
+        None | Some(None) => Ok(()),
+        Some(Some(serde_json::Value::Object(m))) if m.is_empty() => Ok(()),
+        Some(Some(_)) => Err(NeutronError::invalid(
+            "external gateways are not supported (there are no external networks)",
+        )),
+    }
+}
+
+pub(crate) fn create_router(project: Uuid, attrs: &Attrs) -> Result<Command, NeutronError> {
+    no_gateway(attrs)?;
+    Ok(Command::CreateRouter(CreateRouter {
+        project: Ref::Id(project),
+        id: Some(Uuid::new_v4()),
+        name: attrs.text("name")?.unwrap_or_default(),
+        description: attrs.text("description")?.unwrap_or_default(),
+        tags: attrs.get("tags")?.unwrap_or_default(),
+        admin_state_up: attrs.flag("admin_state_up")?,
+    }))
+}
+
+pub(crate) fn update_router(id: Uuid, attrs: &Attrs) -> Result<Command, NeutronError> {
+    no_gateway(attrs)?;
+    Ok(Command::UpdateRouter(
+        Ref::Id(id),
+        UpdateRouter {
+            name: attrs.text("name")?,
+            description: attrs.text("description")?,
+            tags: None,
+            admin_state_up: attrs.flag("admin_state_up")?,
+        },
+    ))
 }

@@ -211,6 +211,7 @@ pub enum Resource {
     Port,
     SecurityGroup,
     SecurityGroupRule,
+    Router,
 }
 
 impl Resource {
@@ -221,6 +222,7 @@ impl Resource {
             Kind::Port => Resource::Port,
             Kind::SecurityGroup => Resource::SecurityGroup,
             Kind::SecurityGroupRule => Resource::SecurityGroupRule,
+            Kind::Router => Resource::Router,
             _ => return None,
         })
     }
@@ -233,6 +235,7 @@ impl Resource {
             Resource::Port => "port",
             Resource::SecurityGroup => "security_group",
             Resource::SecurityGroupRule => "security_group_rule",
+            Resource::Router => "router",
         }
     }
 
@@ -244,6 +247,7 @@ impl Resource {
             Resource::Port => "ports",
             Resource::SecurityGroup => "security_groups",
             Resource::SecurityGroupRule => "security_group_rules",
+            Resource::Router => "routers",
         }
     }
 
@@ -255,6 +259,7 @@ impl Resource {
             Resource::Port => "ports",
             Resource::SecurityGroup => "security-groups",
             Resource::SecurityGroupRule => "security-group-rules",
+            Resource::Router => "routers",
         }
     }
 
@@ -265,6 +270,7 @@ impl Resource {
             Resource::Port => "Port",
             Resource::SecurityGroup => "Security group",
             Resource::SecurityGroupRule => "Security group rule",
+            Resource::Router => "Router",
         }
     }
 
@@ -275,6 +281,7 @@ impl Resource {
             Resource::Port => "PortNotFound",
             Resource::SecurityGroup => "SecurityGroupNotFound",
             Resource::SecurityGroupRule => "SecurityGroupRuleNotFound",
+            Resource::Router => "RouterNotFound",
         }
     }
 
@@ -285,6 +292,7 @@ impl Resource {
             Resource::Port => "PortInUse",
             Resource::SecurityGroup => "SecurityGroupInUse",
             Resource::SecurityGroupRule => "InUse",
+            Resource::Router => "RouterInUse",
         }
     }
 }

@@ -40,7 +40,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use serde_json::json;
 
 pub use api::NeutronState;
@@ -53,12 +53,13 @@ pub use keystone::{Keystone, KeystoneConfig, TokenError, TokenInfo, TokenValidat
 /// The default listen address of the Neutron API (Neutron's port).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9696";
 
-const RESOURCES: [Resource; 5] = [
+const RESOURCES: [Resource; 6] = [
     Resource::Network,
     Resource::Subnet,
     Resource::Port,
     Resource::SecurityGroup,
     Resource::SecurityGroupRule,
+    Resource::Router,
 ];
 
 /// The whole Neutron API over `backend`.
@@ -69,7 +70,15 @@ pub fn router(backend: Arc<dyn Backend>, auth: Auth) -> Router {
         .route("/v2.0/", get(resources))
         .route("/v2.0/extensions", get(extensions::list))
         .route("/v2.0/extensions/{alias}", get(extensions::show))
-        .route("/v2.0/agents", get(agents));
+        .route("/v2.0/agents", get(agents))
+        .route(
+            "/v2.0/routers/{id}/add_router_interface",
+            put(api::bound::interface(true)),
+        )
+        .route(
+            "/v2.0/routers/{id}/remove_router_interface",
+            put(api::bound::interface(false)),
+        );
     for resource in RESOURCES {
         let collection = format!("/v2.0/{}", resource.path());
         router = router

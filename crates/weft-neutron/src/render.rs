@@ -5,8 +5,8 @@ use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 use weft_model::{
-    Kind, Meta, Model, Object, Port, PortStatus, SecurityGroup, SecurityGroupRule, Subnet, VifType,
-    VirtualNetwork,
+    Kind, Meta, Model, Object, Port, PortStatus, Router, SecurityGroup, SecurityGroupRule, Subnet,
+    VifType, VirtualNetwork,
 };
 
 use crate::error::Resource;
@@ -96,6 +96,20 @@ pub(crate) fn attributes(resource: Resource) -> &'static [&'static str] {
             "security_group_rules",
             "stateful",
             "shared",
+            "description",
+            "tags",
+            "created_at",
+            "updated_at",
+            "revision_number",
+        ],
+        Resource::Router => &[
+            "id",
+            "name",
+            "tenant_id",
+            "project_id",
+            "admin_state_up",
+            "status",
+            "external_gateway_info",
             "description",
             "tags",
             "created_at",
@@ -299,6 +313,17 @@ pub(crate) fn security_group(model: &Model, g: &SecurityGroup) -> Map<String, Va
         "shared": false,
     }));
     standard(&mut map, &g.meta, &project_ref(model, g.project_id));
+    map
+}
+
+pub(crate) fn router(model: &Model, r: &Router) -> Map<String, Value> {
+    let mut map = object(json!({
+        "name": r.name,
+        "admin_state_up": r.admin_state_up,
+        "status": "ACTIVE",
+        "external_gateway_info": null,
+    }));
+    standard(&mut map, &r.meta, &project_ref(model, r.project_id));
     map
 }
 

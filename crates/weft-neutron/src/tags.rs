@@ -20,7 +20,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use weft_model::{
-    Command, Object, Ref, UpdateNetwork, UpdatePort, UpdateSecurityGroup, UpdateSubnet,
+    Command, Object, Ref, UpdateNetwork, UpdatePort, UpdateRouter, UpdateSecurityGroup,
+    UpdateSubnet,
 };
 
 use crate::api::NeutronState;
@@ -29,11 +30,12 @@ use crate::convert::{owner, visible};
 use crate::error::{NeutronError, Resource};
 
 /// The resources that carry tags.
-pub(crate) const TAGGED: [Resource; 4] = [
+pub(crate) const TAGGED: [Resource; 5] = [
     Resource::Network,
     Resource::Subnet,
     Resource::Port,
     Resource::SecurityGroup,
+    Resource::Router,
 ];
 
 /// What a tag request does.
@@ -64,6 +66,7 @@ fn tags_of(object: &Object) -> Vec<String> {
         Object::Subnet(s) => s.meta.tags.clone(),
         Object::Port(p) => p.meta.tags.clone(),
         Object::SecurityGroup(g) => g.meta.tags.clone(),
+        Object::Router(r) => r.meta.tags.clone(),
         _ => Vec::new(),
     }
 }
@@ -91,6 +94,13 @@ fn set_tags(resource: Resource, id: Uuid, tags: Vec<String>) -> Command {
             UpdatePort {
                 tags,
                 ..UpdatePort::default()
+            },
+        ),
+        Resource::Router => Command::UpdateRouter(
+            r,
+            UpdateRouter {
+                tags,
+                ..UpdateRouter::default()
             },
         ),
         _ => Command::UpdateSecurityGroup(
