@@ -229,6 +229,10 @@ impl Model {
         if let Some(dhcp) = req.enable_dhcp {
             subnet.enable_dhcp = dhcp;
         }
+        if let Some(types) = req.service_types {
+            check_service_types(&types)?;
+            subnet.service_types = types;
+        }
         // The new gateway must not be an address a port already holds.
         let old = &self.subnets[&id];
         for ip in reserved_addresses(&subnet) {
@@ -359,7 +363,9 @@ impl Model {
             enable_dhcp: req.enable_dhcp.unwrap_or(true),
             ipv6_ra_mode: req.ipv6_ra_mode,
             ipv6_address_mode: req.ipv6_address_mode,
+            service_types: req.service_types,
         };
+        check_service_types(&subnet.service_types).map_err(|e| prefix_field(e, field))?;
         check_ipv6_modes(&subnet).map_err(|e| prefix_field(e, field))?;
         check_pools(&subnet).map_err(|e| prefix_field(e, field))?;
         check_routes_and_servers(&subnet).map_err(|e| prefix_field(e, field))?;
@@ -539,6 +545,21 @@ fn check_ipv6_modes(subnet: &Subnet) -> Result<(), ModelError> {
             "ipv6_ra_mode",
             format!("{ra:?} does not match ipv6_address_mode {address:?}"),
         ));
+    }
+    Ok(())
+}
+
+/// Service types are device owners: non-empty text, each once.
+fn check_service_types(types: &[String]) -> Result<(), ModelError> {
+    for (i, t) in types.iter().enumerate() {
+        let field = format!("service_types[{i}]");
+        if t.is_empty() {
+            return Err(ModelError::invalid(field, "a service type cannot be empty"));
+        }
+        validate::text(&field, t)?;
+        if types[..i].contains(t) {
+            return Err(ModelError::invalid(field, format!("'{t}' is given twice")));
+        }
     }
     Ok(())
 }

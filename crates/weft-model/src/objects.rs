@@ -137,6 +137,11 @@ pub struct Subnet {
     /// IPv6 only: how hosts get addresses (same values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv6_address_mode: Option<Ipv6Mode>,
+    /// Device owners (`compute:nova`, `network:router_interface`, …) whose
+    /// ports take their automatic address here; empty: any port whose owner
+    /// no subnet of the network names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_types: Vec<String>,
 }
 
 /// An IPv6 subnet's router-advertisement or address mode.
@@ -286,7 +291,12 @@ pub struct SecurityGroupRule {
     pub protocol: Option<String>,
     pub port_range_min: Option<u16>,
     pub port_range_max: Option<u16>,
+    /// Normalised: host bits cleared.
     pub remote_ip_prefix: Option<Prefix>,
+    /// The prefix as written, when that had host bits set (`10.0.0.34/24`):
+    /// OpenStack shows it so, with the normalised one beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_ip_prefix_given: Option<String>,
     pub remote_group_id: Option<Uuid>,
 }
 

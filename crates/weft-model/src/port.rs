@@ -9,7 +9,9 @@ use weft_types::{MacAddr, Prefix};
 use crate::error::ModelError;
 use crate::ipam::IpamError;
 use crate::model::{Ctx, Model, Outcome, touch};
-use crate::objects::{AddressPair, Change, FixedIp, Kind, Object, Port, PortStatus, VifType};
+use crate::objects::{
+    AddressPair, Change, FixedIp, Kind, Object, Port, PortStatus, Subnet, VifType,
+};
 use crate::project::DEFAULT_GROUP;
 use crate::request::{CreatePort, FixedIpRequest, Ref, UpdatePort};
 use crate::validate;
@@ -58,7 +60,7 @@ impl Model {
         };
         let fixed_ips = match &req.fixed_ips {
             Some(requests) => self.plan_addresses(network_id, requests, None)?,
-            None => self.default_addresses(network_id)?,
+            None => self.default_addresses(network_id, &req.device_owner)?,
         };
         let port_security_enabled = req.port_security_enabled.unwrap_or(true);
         let security_groups = match &req.security_groups {
@@ -222,9 +224,30 @@ impl Model {
     }
 
     /// One address from the first IPv4 subnet with room, and one from the
-    /// first IPv6 subnet with room.
-    fn default_addresses(&self, network: Uuid) -> Result<Vec<FixedIp>, ModelError> {
-        let subnets = self.subnets_of(network);
+    /// first IPv6 subnet with room — among the subnets whose service types
+    /// name the port's device owner if there are any, else among those
+    /// without service types.
+    fn default_addresses(
+        &self,
+        network: Uuid,
+        device_owner: &str,
+    ) -> Result<Vec<FixedIp>, ModelError> {
+        let all = self.subnets_of(network);
+        let serves = |s: &&Subnet| s.service_types.iter().any(|t| t == device_owner);
+        let subnets: Vec<&Subnet> = if all.iter().any(|s| serves(s)) {
+            all.iter().copied().filter(|s| serves(s)).collect()
+        } else {
+            all.iter()
+                .copied()
+                .filter(|s| s.service_types.is_empty())
+                .collect()
+        };
+        if subnets.is_empty() && !all.is_empty() {
+            return Err(ModelError::invalid(
+                "fixed_ips",
+                format!("no subnet of the network serves device owner '{device_owner}'"),
+            ));
+        }
         let mut out = Vec::new();
         for version in [4u8, 6] {
             let mut first_error = None;

@@ -267,6 +267,7 @@ pub(crate) fn plain_rule(
         port_range_min: None,
         port_range_max: None,
         remote_ip_prefix: None,
+        remote_ip_prefix_given: None,
         remote_group_id,
     }
 }

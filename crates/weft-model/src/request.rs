@@ -230,6 +230,9 @@ pub struct CreateSubnet {
     /// IPv6 subnets only.
     #[serde(default)]
     pub ipv6_address_mode: Option<Ipv6Mode>,
+    /// Device owners whose ports take their automatic address here.
+    #[serde(default)]
+    pub service_types: Vec<String>,
 }
 
 impl CreateSubnet {
@@ -250,6 +253,7 @@ impl CreateSubnet {
             tags: Vec::new(),
             ipv6_ra_mode: None,
             ipv6_address_mode: None,
+            service_types: Vec::new(),
         }
     }
 }
@@ -279,6 +283,8 @@ pub struct UpdateSubnet {
     pub dns_nameservers: Option<Vec<IpAddr>>,
     #[serde(default)]
     pub enable_dhcp: Option<bool>,
+    #[serde(default)]
+    pub service_types: Option<Vec<String>>,
 }
 
 /// An address wanted by a port: from a subnet, a given address, or both.

@@ -110,6 +110,7 @@ pub(crate) fn updatable(resource: Resource) -> &'static [&'static str] {
             "dns_nameservers",
             "host_routes",
             "enable_dhcp",
+            "service_types",
             "description",
         ],
         Resource::Port => &[

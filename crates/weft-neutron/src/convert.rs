@@ -254,6 +254,7 @@ pub(crate) fn create_subnet(
     req.enable_dhcp = attrs.flag("enable_dhcp")?;
     req.ipv6_ra_mode = attrs.nullable::<Ipv6Mode>("ipv6_ra_mode")?.flatten();
     req.ipv6_address_mode = attrs.nullable::<Ipv6Mode>("ipv6_address_mode")?.flatten();
+    req.service_types = attrs.get("service_types")?.unwrap_or_default();
     Ok(Command::CreateSubnet(req))
 }
 
@@ -269,6 +270,7 @@ pub(crate) fn update_subnet(id: Uuid, attrs: &Attrs) -> Result<Command, NeutronE
             host_routes: host_routes(attrs)?,
             dns_nameservers: dns_nameservers(attrs)?,
             enable_dhcp: attrs.flag("enable_dhcp")?,
+            service_types: attrs.get("service_types")?,
         },
     ))
 }

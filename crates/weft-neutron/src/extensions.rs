@@ -10,7 +10,7 @@ use crate::api::NeutronState;
 use crate::error::NeutronError;
 
 /// (alias, name, description)
-const EXTENSIONS: [(&str, &str, &str); 16] = [
+const EXTENSIONS: [(&str, &str, &str); 18] = [
     (
         "security-group",
         "security-group",
@@ -86,6 +86,16 @@ const EXTENSIONS: [(&str, &str, &str); 16] = [
         "net-mtu",
         "Network MTU",
         "Networks report the MTU their ports can use (1500 less the overlay's headers).",
+    ),
+    (
+        "security-groups-normalized-cidr",
+        "Security group rule normalized CIDR",
+        "Rules show the remote prefix as given and, as normalized_cidr, with its host bits cleared.",
+    ),
+    (
+        "subnet-service-types",
+        "Subnet service types",
+        "Subnets may name the device owners whose ports take their automatic addresses there.",
     ),
 ];
 

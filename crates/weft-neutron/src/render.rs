@@ -248,7 +248,7 @@ pub(crate) fn subnet(model: &Model, s: &Subnet) -> Map<String, Value> {
         "ipv6_ra_mode": s.ipv6_ra_mode,
         "ipv6_address_mode": s.ipv6_address_mode,
         "subnetpool_id": null,
-        "service_types": [],
+        "service_types": s.service_types,
     }));
     standard(&mut map, &s.meta, &project_ref(model, s.project_id));
     map
@@ -329,6 +329,7 @@ pub(crate) fn router(model: &Model, r: &Router) -> Map<String, Value> {
 
 pub(crate) fn security_group_rule(model: &Model, r: &SecurityGroupRule) -> Map<String, Value> {
     let prefix = r.remote_ip_prefix.map(|p| p.to_string());
+    let given = r.remote_ip_prefix_given.clone().or_else(|| prefix.clone());
     let mut map = object(json!({
         "security_group_id": r.security_group_id,
         "direction": r.direction,
@@ -336,7 +337,7 @@ pub(crate) fn security_group_rule(model: &Model, r: &SecurityGroupRule) -> Map<S
         "protocol": r.protocol,
         "port_range_min": r.port_range_min,
         "port_range_max": r.port_range_max,
-        "remote_ip_prefix": prefix,
+        "remote_ip_prefix": given,
         "remote_group_id": r.remote_group_id,
         "remote_address_group_id": null,
         "normalized_cidr": prefix,

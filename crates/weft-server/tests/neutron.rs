@@ -870,6 +870,86 @@ async fn neutron_details_clients_rely_on() {
         "{message}"
     );
 
+    // A remote prefix is shown as given, and normalised beside it.
+    let (status, body) = r
+        .post(
+            "/v2.0/security-group-rules",
+            P,
+            json!({"security_group_rule": {"security_group_id": sg["id"], "direction": "ingress",
+                   "remote_ip_prefix": "10.0.0.34/24"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["security_group_rule"]["remote_ip_prefix"],
+        "10.0.0.34/24"
+    );
+    assert_eq!(
+        body["security_group_rule"]["normalized_cidr"],
+        "10.0.0.0/24"
+    );
+    let (status, body) = r
+        .post(
+            "/v2.0/security-group-rules",
+            P,
+            json!({"security_group_rule": {"security_group_id": sg["id"], "direction": "ingress",
+                   "remote_ip_prefix": "10.0.0.0/24"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "SecurityGroupRuleExists"),
+        "the same rule once normalised"
+    );
+
+    // Service types: a port takes its automatic address from the subnet
+    // that serves its device owner.
+    let typed = r
+        .create("networks", "network", P, json!({"name": "typed"}))
+        .await;
+    for (cidr, service) in [
+        ("192.168.1.0/24", "test:type_1"),
+        ("192.168.2.0/24", "test:type_2"),
+    ] {
+        let made = r
+            .create(
+                "subnets",
+                "subnet",
+                P,
+                json!({"network_id": typed["id"], "cidr": cidr, "ip_version": 4,
+                       "service_types": [service, "network:distributed"]}),
+            )
+            .await;
+        assert_eq!(
+            made["service_types"],
+            json!([service, "network:distributed"])
+        );
+    }
+    for (owner, prefix) in [("test:type_2", "192.168.2."), ("test:type_1", "192.168.1.")] {
+        let port = r
+            .create(
+                "ports",
+                "port",
+                P,
+                json!({"network_id": typed["id"], "device_owner": owner}),
+            )
+            .await;
+        let ip = port["fixed_ips"][0]["ip_address"].as_str().unwrap();
+        assert!(ip.starts_with(prefix), "{owner}: {ip}");
+    }
+    let (status, body) = r
+        .post(
+            "/v2.0/ports",
+            P,
+            json!({"port": {"network_id": typed["id"]}}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "no subnet serves it: {body}"
+    );
+
     let (status, body) = r.get("/v2.0/agents?agent_type=DHCP+Agent", P).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"agents": []})));
 }
