@@ -234,7 +234,7 @@ impl Model {
     ) -> Result<Vec<FixedIp>, ModelError> {
         let all = self.subnets_of(network);
         let serves = |s: &&Subnet| s.service_types.iter().any(|t| t == device_owner);
-        let subnets: Vec<&Subnet> = if all.iter().any(|s| serves(s)) {
+        let subnets: Vec<&Subnet> = if all.iter().any(serves) {
             all.iter().copied().filter(|s| serves(s)).collect()
         } else {
             all.iter()
