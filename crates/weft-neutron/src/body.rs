@@ -224,24 +224,6 @@ impl Attrs {
         }
     }
 
-    /// A port number or ICMP type/code: an integer, or a string of one.
-    pub(crate) fn port_number(&self, key: &str) -> Result<Option<u16>, NeutronError> {
-        match self.map.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(value) => {
-                let number = match value {
-                    Value::Number(n) => n.as_u64(),
-                    Value::String(s) => s.parse().ok(),
-                    _ => None,
-                };
-                number
-                    .and_then(|n| u16::try_from(n).ok())
-                    .map(Some)
-                    .ok_or_else(|| invalid_value(key, value, "not an integer 0-65535"))
-            }
-        }
-    }
-
     /// The project a create names, if any (`project_id` or `tenant_id`).
     pub(crate) fn project(&self) -> Result<Option<String>, NeutronError> {
         let project = self.text("project_id")?.filter(|p| !p.is_empty());
