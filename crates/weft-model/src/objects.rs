@@ -4,6 +4,7 @@
 //! change, and creation/update times. Objects owned by a project carry its id;
 //! names that must be unique are FQ names (`domain:project:name`).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -50,6 +51,11 @@ pub struct Project {
     /// a Kubernetes namespace UID), if it came from one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// Limits an orchestrator set on how many objects of a kind the project
+    /// may have (OpenStack's quotas, keyed by its resource names; -1 is no
+    /// limit). A kind not named has the orchestrator's default.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub quotas: BTreeMap<String, i64>,
 }
 
 /// How a virtual network forwards: routed, bridged, or both (TF's `l2_l3`).

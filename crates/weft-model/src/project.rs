@@ -120,6 +120,7 @@ impl Model {
             fq_name,
             domain_id,
             external_id: req.external_id,
+            quotas: Default::default(),
         };
         let mut changes = vec![Change::Put(Object::Project(project.clone()))];
         changes.extend(self.default_group(&project, ctx)?);
@@ -179,6 +180,25 @@ impl Model {
         if let Some(tags) = req.tags {
             validate::tags(&tags)?;
             project.meta.tags = tags;
+        }
+        if let Some(quotas) = req.quotas {
+            for (resource, limit) in &quotas {
+                let field = format!("quotas.{resource}");
+                if resource.is_empty() {
+                    return Err(ModelError::invalid(
+                        "quotas",
+                        "a quota needs a resource name",
+                    ));
+                }
+                validate::text(&field, resource)?;
+                if *limit < -1 {
+                    return Err(ModelError::invalid(
+                        field,
+                        "a quota is -1 (no limit) or more",
+                    ));
+                }
+            }
+            project.quotas = quotas;
         }
         touch(&mut project.meta, ctx.now);
         Ok(Outcome {

@@ -5,6 +5,7 @@
 //! `null` means something different from absent (a subnet without a gateway),
 //! the field is an `Option<Option<_>>`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -122,6 +123,9 @@ pub struct UpdateProject {
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
+    /// Replaces every quota of the project.
+    #[serde(default)]
+    pub quotas: Option<BTreeMap<String, i64>>,
 }
 
 /// Create a virtual network, optionally with its subnets in the same transaction.

@@ -88,7 +88,7 @@ impl NeutronState {
 }
 
 /// A project by the orchestrator's id, by weft's id, or by name.
-fn find_project(model: &Model, external: &str, name: &str) -> Option<Uuid> {
+pub(crate) fn find_project(model: &Model, external: &str, name: &str) -> Option<Uuid> {
     if let Some(p) = model
         .projects()
         .find(|p| p.external_id.as_deref() == Some(external))
@@ -256,13 +256,16 @@ async fn create_one(
 ) -> Result<Object, NeutronError> {
     let attrs = Attrs::new(item, resource, creatable(resource), "POST")?;
     let project = target_project(state, caller, &attrs).await?;
-    let command = read(state.backend.as_ref(), |model| match resource {
-        Resource::Network => convert::create_network(model, caller, project, &attrs),
-        Resource::Subnet => convert::create_subnet(model, caller, &attrs),
-        Resource::Port => convert::create_port(model, caller, project, &attrs),
-        Resource::SecurityGroup => convert::create_group(model, project, &attrs),
-        Resource::SecurityGroupRule => convert::create_rule(model, caller, &attrs),
-        Resource::Router => convert::create_router(project, &attrs),
+    let command = read(state.backend.as_ref(), |model| {
+        crate::quotas::check(model, project, resource)?;
+        match resource {
+            Resource::Network => convert::create_network(model, caller, project, &attrs),
+            Resource::Subnet => convert::create_subnet(model, caller, &attrs),
+            Resource::Port => convert::create_port(model, caller, project, &attrs),
+            Resource::SecurityGroup => convert::create_group(model, project, &attrs),
+            Resource::SecurityGroupRule => convert::create_rule(model, caller, &attrs),
+            Resource::Router => convert::create_router(project, &attrs),
+        }
     })?;
     submit(state, resource, command).await
 }

@@ -10,7 +10,7 @@ use crate::api::NeutronState;
 use crate::error::NeutronError;
 
 /// (alias, name, description)
-const EXTENSIONS: [(&str, &str, &str); 18] = [
+const EXTENSIONS: [(&str, &str, &str); 20] = [
     (
         "security-group",
         "security-group",
@@ -96,6 +96,16 @@ const EXTENSIONS: [(&str, &str, &str); 18] = [
         "subnet-service-types",
         "Subnet service types",
         "Subnets may name the device owners whose ports take their automatic addresses there.",
+    ),
+    (
+        "quotas",
+        "Quota management support",
+        "Per-project limits on networks, subnets, ports, routers, security groups and rules.",
+    ),
+    (
+        "quota_details",
+        "Quota details management support",
+        "Each quota with its limit, use and reservations.",
     ),
 ];
 

@@ -31,6 +31,7 @@ pub mod error;
 mod extensions;
 pub mod keystone;
 pub mod query;
+mod quotas;
 mod render;
 mod tags;
 
@@ -71,6 +72,13 @@ pub fn router(backend: Arc<dyn Backend>, auth: Auth) -> Router {
         .route("/v2.0/extensions", get(extensions::list))
         .route("/v2.0/extensions/{alias}", get(extensions::show))
         .route("/v2.0/agents", get(agents))
+        .route("/v2.0/quotas", get(quotas::list))
+        .route(
+            "/v2.0/quotas/{project}",
+            get(quotas::show).put(quotas::update).delete(quotas::reset),
+        )
+        .route("/v2.0/quotas/{project}/default", get(quotas::defaults))
+        .route("/v2.0/quotas/{project}/details", get(quotas::details))
         .route(
             "/v2.0/routers/{id}/add_router_interface",
             put(api::bound::interface(true)),

@@ -1178,3 +1178,87 @@ async fn default_group_goes_only_with_its_project() {
     let again = body["security_groups"][0]["id"].as_str().unwrap();
     assert_ne!(again, default, "a new default group");
 }
+
+/// Quotas: Neutron's defaults for groups and rules, set per project by an
+/// admin, enforced on create, reset by DELETE.
+#[tokio::test]
+async fn quotas_limit_what_a_project_creates() {
+    let r = Running::start(Auth::Keystone(Arc::new(FakeKeystone))).await;
+    let (status, body) = r.get("/v2.0/quotas/a-id", "alice").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["quota"]["security_group"], 10);
+    assert_eq!(body["quota"]["security_group_rule"], 100);
+    assert_eq!(body["quota"]["port"], -1);
+    let (status, _) = r.get("/v2.0/quotas/b-id", "alice").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another project's quotas");
+    let (status, _) = r
+        .put(
+            "/v2.0/quotas/a-id",
+            "alice",
+            json!({"quota": {"security_group": 50}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "members do not set quotas");
+
+    // alice's project has its default group: one more group is allowed.
+    let (status, body) = r
+        .put(
+            "/v2.0/quotas/a-id",
+            "admin",
+            json!({"quota": {"security_group": 2, "force": true}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["quota"]["security_group"], 2);
+    r.create(
+        "security-groups",
+        "security_group",
+        "alice",
+        json!({"name": "one"}),
+    )
+    .await;
+    let (status, body) = r
+        .post(
+            "/v2.0/security-groups",
+            "alice",
+            json!({"security_group": {"name": "two"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "OverQuota")
+    );
+    let (_, body) = r.get("/v2.0/quotas/a-id/details", "alice").await;
+    assert_eq!(
+        body["quota"]["security_group"],
+        json!({"limit": 2, "used": 2, "reserved": 0})
+    );
+    let (_, body) = r.get("/v2.0/quotas", "admin").await;
+    assert_eq!(body["quotas"][0]["project_id"], "a-id");
+
+    let (status, _) = r
+        .put("/v2.0/quotas/a-id", "admin", json!({"quota": {"port": -2}}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = r
+        .put(
+            "/v2.0/quotas/a-id",
+            "admin",
+            json!({"quota": {"widgets": 1}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.delete("/v2.0/quotas/a-id", "admin").await,
+        StatusCode::NO_CONTENT
+    );
+    r.create(
+        "security-groups",
+        "security_group",
+        "alice",
+        json!({"name": "two"}),
+    )
+    .await;
+    let (_, body) = r.get("/v2.0/quotas/a-id/default", "alice").await;
+    assert_eq!(body["quota"]["security_group"], 10);
+}
