@@ -538,6 +538,15 @@ fn check_ipv6_modes(subnet: &Subnet) -> Result<(), ModelError> {
             "can be set only on IPv6 subnets",
         ));
     }
+    if subnet.auto_address() && subnet.cidr.prefix_len() != 64 {
+        return Err(ModelError::invalid(
+            "ipv6_address_mode",
+            format!(
+                "{} is not a /64: hosts making their own addresses (EUI-64) need one",
+                subnet.cidr
+            ),
+        ));
+    }
     if let (Some(ra), Some(address)) = (subnet.ipv6_ra_mode, subnet.ipv6_address_mode)
         && ra != address
     {

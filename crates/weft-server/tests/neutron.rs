@@ -825,6 +825,27 @@ async fn neutron_details_clients_rely_on() {
         .create("ports", "port", P, json!({"network_id": net_id}))
         .await;
     assert_eq!(port["fixed_ips"].as_array().unwrap().len(), 2, "{port}");
+    // On a SLAAC subnet the address is the EUI-64 one, from the MAC.
+    let mac: Vec<u8> = port["mac_address"]
+        .as_str()
+        .unwrap()
+        .split(':')
+        .map(|o| u8::from_str_radix(o, 16).unwrap())
+        .collect();
+    let eui64 = format!(
+        "2001:db8::{:x}:{:x}:{:x}:{:x}",
+        u16::from_be_bytes([mac[0] ^ 2, mac[1]]),
+        u16::from_be_bytes([mac[2], 0xff]),
+        u16::from_be_bytes([0xfe, mac[3]]),
+        u16::from_be_bytes([mac[4], mac[5]])
+    );
+    let v6_ip = port["fixed_ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["subnet_id"] == v6["id"])
+        .map(|f| f["ip_address"].as_str().unwrap().to_owned());
+    assert_eq!(v6_ip, Some(eui64), "{port}");
     // A SLAAC subnet goes from under its ports; they lose its address.
     let v6_id = v6["id"].as_str().unwrap();
     assert_eq!(
