@@ -6,9 +6,15 @@
 //!
 //! Served: the version document (`GET /`, no token), `/v2.0/` and
 //! `/v2.0/extensions`, and networks, subnets, ports, security groups and
-//! their rules — create (one or bulk), show, list (filters, `fields`,
-//! sorting, pagination), update, delete — with Neutron's JSON shapes and its
-//! `NeutronError` envelope.
+//! their rules, and routers — create (one or bulk), show, list (filters,
+//! `fields`, sorting, pagination), update, delete — with Neutron's JSON
+//! shapes and its `NeutronError` envelope; the tags API ([`tags`]), quotas
+//! ([`quotas`]), router interfaces, and an empty `/v2.0/agents`.
+//!
+//! Routers are recorded (name, project, interface ports) but nothing routes
+//! through them yet, so the `router` extension is not advertised: clients
+//! that check extensions skip router features, and those that use routers
+//! as bookkeeping (tempest's port tests) work.
 //!
 //! Requests are authenticated either by Keystone tokens, validated as
 //! keystonemiddleware does ([`keystone`]), or in Neutron's `noauth` mode for
