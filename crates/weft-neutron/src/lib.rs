@@ -8,8 +8,8 @@
 //! `/v2.0/extensions`, and networks, subnets, ports, security groups and
 //! their rules, and routers — create (one or bulk), show, list (filters,
 //! `fields`, sorting, pagination), update, delete — with Neutron's JSON
-//! shapes and its `NeutronError` envelope; the tags API ([`tags`]), quotas
-//! ([`quotas`]), router interfaces, and an empty `/v2.0/agents`.
+//! shapes and its `NeutronError` envelope; the tags API (`tags.rs`), quotas
+//! (`quotas.rs`), router interfaces, and an empty `/v2.0/agents`.
 //!
 //! Routers are recorded (name, project, interface ports) but nothing routes
 //! through them yet, so the `router` extension is not advertised: clients
