@@ -48,6 +48,7 @@ impl Model {
             forwarding_mode: req.forwarding_mode.unwrap_or_default(),
             shared: req.shared,
             admin_state_up: req.admin_state_up.unwrap_or(true),
+            port_security_enabled: true,
         };
 
         let mut subnets: Vec<Subnet> = Vec::with_capacity(req.subnets.len());
@@ -130,6 +131,9 @@ impl Model {
         }
         if let Some(shared) = req.shared {
             network.shared = shared;
+        }
+        if let Some(enabled) = req.port_security_enabled {
+            network.port_security_enabled = enabled;
         }
         if let Some(up) = req.admin_state_up {
             network.admin_state_up = up;

@@ -87,6 +87,13 @@ pub struct VirtualNetwork {
     pub forwarding_mode: ForwardingMode,
     pub shared: bool,
     pub admin_state_up: bool,
+    /// The default of its new ports' `port_security_enabled`.
+    #[serde(default = "enabled")]
+    pub port_security_enabled: bool,
+}
+
+fn enabled() -> bool {
+    true
 }
 
 impl VirtualNetwork {

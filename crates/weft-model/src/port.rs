@@ -62,7 +62,9 @@ impl Model {
             Some(requests) => self.plan_addresses(network_id, requests, None)?,
             None => self.default_addresses(network_id, &req.device_owner, mac_address)?,
         };
-        let port_security_enabled = req.port_security_enabled.unwrap_or(true);
+        let port_security_enabled = req
+            .port_security_enabled
+            .unwrap_or(network.port_security_enabled);
         let security_groups = match &req.security_groups {
             Some(groups) => self.resolve_groups(groups)?,
             None if port_security_enabled && !req.device_owner.starts_with("network:") => {

@@ -186,6 +186,9 @@ pub struct UpdateNetwork {
     pub shared: Option<bool>,
     #[serde(default)]
     pub admin_state_up: Option<bool>,
+    /// The default for the network's new ports.
+    #[serde(default)]
+    pub port_security_enabled: Option<bool>,
 }
 
 /// Create a subnet. Inside a network create, `network` is left out.

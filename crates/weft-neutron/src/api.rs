@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 use weft_model::{
     Command, CreateProject, DEFAULT_GROUP, Kind, Model, Object, ROUTER_INTERFACE_OWNER, Ref,
-    UpdatePort,
+    UpdateNetwork, UpdatePort,
 };
 use weft_types::{DEFAULT_DOMAIN, FqName};
 
@@ -139,6 +139,16 @@ fn all(model: &Model, resource: Resource) -> Vec<Object> {
     }
 }
 
+/// The projects a list query filters on (`project_id=`, `tenant_id=`).
+fn query_projects(raw: &str) -> Vec<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, v)| (k == "project_id" || k == "tenant_id") && !v.is_empty())
+        .map(|(_, v)| v)
+        .collect()
+}
+
 /// A path id: anything but a UUID (a name, say) is simply not found, so
 /// clients fall back to `?name=`.
 fn path_id(resource: Resource, text: &str) -> Result<Uuid, NeutronError> {
@@ -165,6 +175,12 @@ pub(crate) async fn list(
     raw: Option<String>,
 ) -> Result<Response, NeutronError> {
     let caller = state.caller(&headers).await?;
+    if resource == Resource::SecurityGroup && caller.is_admin {
+        // As Neutron: listing a project's groups makes its default group.
+        for project in query_projects(raw.as_deref().unwrap_or("")) {
+            state.project(&project, &project).await?;
+        }
+    }
     let mut filterable = render::attributes(resource).to_vec();
     filterable.extend(render::filter_only(resource));
     let query = ListQuery::parse(raw.as_deref().unwrap_or(""), &filterable)?;
@@ -267,7 +283,32 @@ async fn create_one(
             Resource::Router => convert::create_router(project, &attrs),
         }
     })?;
-    submit(state, resource, command).await
+    let object = submit(state, resource, command).await?;
+    if resource == Resource::Network && attrs.flag("port_security_enabled")? == Some(false) {
+        // The model makes networks with port security on; turn it off
+        // in a second step, or take the network back.
+        let off = Command::UpdateNetwork(
+            Ref::Id(object.id()),
+            UpdateNetwork {
+                port_security_enabled: Some(false),
+                ..UpdateNetwork::default()
+            },
+        );
+        return match submit(state, resource, off).await {
+            Ok(updated) => Ok(updated),
+            Err(error) => {
+                if let Err(e) = state
+                    .backend
+                    .submit(convert::delete(resource, object.id()))
+                    .await
+                {
+                    tracing::warn!(error = %e, id = %object.id(), "cannot take back a network");
+                }
+                Err(error)
+            }
+        };
+    }
+    Ok(object)
 }
 
 async fn submit(

@@ -224,6 +224,20 @@ impl Attrs {
         }
     }
 
+    /// An integer, also as a string of one (`"4"`), as Neutron converts.
+    pub(crate) fn integer(&self, key: &str) -> Result<Option<i64>, NeutronError> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => match value {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            }
+            .map(Some)
+            .ok_or_else(|| invalid_value(key, value, "not an integer")),
+        }
+    }
+
     /// The project a create names, if any (`project_id` or `tenant_id`).
     pub(crate) fn project(&self) -> Result<Option<String>, NeutronError> {
         let project = self.text("project_id")?.filter(|p| !p.is_empty());

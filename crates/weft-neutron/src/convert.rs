@@ -157,11 +157,7 @@ pub(crate) fn create_network(
 
 /// Network attributes weft accepts only at their default values.
 fn check_supported(attrs: &Attrs) -> Result<(), NeutronError> {
-    if attrs.flag("port_security_enabled")? == Some(false) {
-        return Err(NeutronError::invalid(
-            "port_security_enabled can only be true on networks; disable it per port",
-        ));
-    }
+    attrs.flag("port_security_enabled")?;
     if attrs.flag("router:external")? == Some(true) {
         return Err(NeutronError::invalid("external networks are not supported"));
     }
@@ -200,6 +196,7 @@ pub(crate) fn update_network(
             description: attrs.text("description")?,
             shared: attrs.flag("shared")?,
             admin_state_up: attrs.flag("admin_state_up")?,
+            port_security_enabled: attrs.flag("port_security_enabled")?,
             ..UpdateNetwork::default()
         },
     ))
@@ -235,8 +232,11 @@ pub(crate) fn create_subnet(
     let text = required(attrs.text("cidr")?, "cidr")?;
     let cidr = Prefix::parse_strict(&text)
         .map_err(|_| NeutronError::invalid(format!("{text} is not in a CIDR format")))?;
-    let version: u8 = required(attrs.get("ip_version")?, "ip_version")?;
-    if version != cidr.ip_version() {
+    let version = required(attrs.integer("ip_version")?, "ip_version")?;
+    if version != 4 && version != 6 {
+        return Err(NeutronError::invalid(format!("{version} is not in [4, 6]")));
+    }
+    if version != i64::from(cidr.ip_version()) {
         return Err(NeutronError::invalid(format!(
             "Cannot use CIDR {cidr} with IPv{version}"
         )));

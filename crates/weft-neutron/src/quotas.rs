@@ -44,6 +44,9 @@ const DEFAULTS: [(&str, i64); 6] = [
     ("security_group_rule", 100),
 ];
 
+/// Neutron keeps limits in 32 bits.
+const MAX_LIMIT: i64 = i32::MAX as i64;
+
 fn quota_name(resource: Resource) -> &'static str {
     resource.singular()
 }
@@ -86,18 +89,28 @@ fn used(model: &Model, project: Uuid, resource: &str) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
 }
 
-/// Refuses a create that would take `project` over its limit.
+/// The egress rules (IPv4 and IPv6) every new group starts with.
+const NEW_GROUP_RULES: i64 = 2;
+
+/// Refuses a create that would take `project` over its limit — for a new
+/// security group, also over its rules' limit with the rules it comes with.
 pub(crate) fn check(model: &Model, project: Uuid, resource: Resource) -> Result<(), NeutronError> {
-    let name = quota_name(resource);
-    let Some(limit) = limits(model, Some(project)).get(name).copied() else {
-        return Ok(());
-    };
-    if limit >= 0 && used(model, project, name) >= limit {
-        return Err(NeutronError::new(
-            StatusCode::CONFLICT,
-            "OverQuota",
-            format!("Quota exceeded for resources: ['{name}']."),
-        ));
+    let limits = limits(model, Some(project));
+    let mut wanted = vec![(quota_name(resource), 1)];
+    if resource == Resource::SecurityGroup {
+        wanted.push(("security_group_rule", NEW_GROUP_RULES));
+    }
+    for (name, more) in wanted {
+        let Some(limit) = limits.get(name).copied() else {
+            continue;
+        };
+        if limit >= 0 && used(model, project, name) + more > limit {
+            return Err(NeutronError::new(
+                StatusCode::CONFLICT,
+                "OverQuota",
+                format!("Quota exceeded for resources: ['{name}']."),
+            ));
+        }
     }
     Ok(())
 }
@@ -225,10 +238,10 @@ fn requested(bytes: &Bytes) -> Result<BTreeMap<String, i64>, NeutronError> {
             Value::String(s) => s.trim().parse().ok(),
             _ => None,
         }
-        .filter(|l| *l >= -1)
+        .filter(|l| (-1..=MAX_LIMIT).contains(l))
         .ok_or_else(|| {
             NeutronError::invalid(format!(
-                "'{value}' is not a valid quota for {key}: an integer, -1 or more"
+                "'{value}' is not a valid quota for {key}: an integer from -1 to {MAX_LIMIT}"
             ))
         })?;
         out.insert(key.clone(), limit);

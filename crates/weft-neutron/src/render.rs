@@ -223,7 +223,7 @@ pub(crate) fn network(model: &Model, n: &VirtualNetwork) -> Map<String, Value> {
         "shared": n.shared,
         "mtu": NETWORK_MTU,
         "router:external": false,
-        "port_security_enabled": true,
+        "port_security_enabled": n.port_security_enabled,
         "availability_zone_hints": [],
         "availability_zones": [],
     }));

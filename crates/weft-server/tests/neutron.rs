@@ -971,6 +971,43 @@ async fn neutron_details_clients_rely_on() {
         "no subnet serves it: {body}"
     );
 
+    // Integers may come as strings; a network's port security is its new
+    // ports' default.
+    let open = r
+        .create(
+            "networks",
+            "network",
+            P,
+            json!({"name": "open", "port_security_enabled": false}),
+        )
+        .await;
+    assert_eq!(open["port_security_enabled"], false);
+    r.create(
+        "subnets",
+        "subnet",
+        P,
+        json!({"network_id": open["id"], "cidr": "10.5.0.0/24", "ip_version": "4"}),
+    )
+    .await;
+    let port = r
+        .create("ports", "port", P, json!({"network_id": open["id"]}))
+        .await;
+    assert_eq!(port["port_security_enabled"], false);
+    assert_eq!(port["security_groups"], json!([]));
+    let (_, body) = r
+        .put(
+            &format!("/v2.0/networks/{}", open["id"].as_str().unwrap()),
+            P,
+            json!({"network": {"port_security_enabled": true}}),
+        )
+        .await;
+    assert_eq!(body["network"]["port_security_enabled"], true);
+    let port = r
+        .create("ports", "port", P, json!({"network_id": open["id"]}))
+        .await;
+    assert_eq!(port["port_security_enabled"], true);
+    assert_eq!(port["security_groups"].as_array().unwrap().len(), 1);
+
     let (status, body) = r.get("/v2.0/agents?agent_type=DHCP+Agent", P).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"agents": []})));
 }
@@ -1269,10 +1306,44 @@ async fn quotas_limit_what_a_project_creates() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = r
+        .put(
+            "/v2.0/quotas/a-id",
+            "admin",
+            json!({"quota": {"port": 2_147_483_648_i64}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "limits are 32-bit");
+    // A new group comes with two egress rules, which count too.
+    let (status, _) = r
+        .put(
+            "/v2.0/quotas/a-id",
+            "admin",
+            json!({"quota": {"security_group": -1, "security_group_rule": 0}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = r
+        .post(
+            "/v2.0/security-groups",
+            "alice",
+            json!({"security_group": {"name": "r"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "OverQuota")
+    );
     assert_eq!(
         r.delete("/v2.0/quotas/a-id", "admin").await,
         StatusCode::NO_CONTENT
     );
+    // An admin listing a project's groups makes the project's default group
+    // (Neutron does), so quotas set from that count are right.
+    let (_, body) = r
+        .get("/v2.0/security-groups?project_id=c-id", "admin")
+        .await;
+    assert_eq!(names(&body["security_groups"]), ["default"]);
     r.create(
         "security-groups",
         "security_group",
