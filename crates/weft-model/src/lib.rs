@@ -22,6 +22,7 @@ pub mod objects;
 mod port;
 mod project;
 pub mod request;
+mod router;
 mod security;
 mod validate;
 

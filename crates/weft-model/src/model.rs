@@ -18,7 +18,7 @@ use crate::error::{ApplyError, ModelError};
 use crate::ipam::SubnetAllocator;
 use crate::objects::{
     Change, ControlNode, Domain, GlobalConfig, Kind, LoadBalancer, Meta, Node, Object, Port,
-    Project, SecurityGroup, SecurityGroupRule, Subnet, VirtualNetwork,
+    Project, Router, SecurityGroup, SecurityGroupRule, Subnet, VirtualNetwork,
 };
 use crate::request::{Command, Ref};
 
@@ -93,6 +93,7 @@ pub struct Model {
     pub(crate) nodes: BTreeMap<Uuid, Node>,
     pub(crate) control_nodes: BTreeMap<Uuid, ControlNode>,
     pub(crate) load_balancers: BTreeMap<Uuid, LoadBalancer>,
+    pub(crate) routers: BTreeMap<Uuid, Router>,
     /// Unique names: FQ names of domains, projects, networks and groups;
     /// one-component names of nodes and control nodes.
     pub(crate) names: HashMap<(Kind, FqName), Uuid>,
@@ -159,6 +160,9 @@ impl Model {
             Command::DeleteNode(r) => self.plan_delete_node(&r),
             Command::CreateControlNode(req) => self.plan_create_control_node(req, ctx),
             Command::DeleteControlNode(r) => self.plan_delete_control_node(&r),
+            Command::CreateRouter(req) => self.plan_create_router(req, ctx),
+            Command::UpdateRouter(r, req) => self.plan_update_router(&r, req, ctx),
+            Command::DeleteRouter(r) => self.plan_delete_router(&r),
             Command::UpdateGlobalConfig(req) => self.plan_update_global(req, ctx),
             Command::CreateLoadBalancer(req) => self.plan_create_load_balancer(req, ctx),
             Command::UpdateLoadBalancer(r, req) => self.plan_update_load_balancer(&r, req, ctx),
@@ -235,6 +239,10 @@ impl Model {
         self.load_balancers.values()
     }
 
+    pub fn routers(&self) -> impl Iterator<Item = &Router> {
+        self.routers.values()
+    }
+
     /// Any object by kind and id.
     pub fn get(&self, kind: Kind, id: Uuid) -> Option<Object> {
         Some(match kind {
@@ -251,6 +259,7 @@ impl Model {
             Kind::LoadBalancer => Object::LoadBalancer(self.load_balancers.get(&id)?.clone()),
             Kind::Node => Object::Node(self.nodes.get(&id)?.clone()),
             Kind::ControlNode => Object::ControlNode(self.control_nodes.get(&id)?.clone()),
+            Kind::Router => Object::Router(self.routers.get(&id)?.clone()),
         })
     }
 
@@ -400,6 +409,12 @@ impl Model {
                 self.names.insert((kind, name), id);
                 self.control_nodes.insert(id, n);
             }
+            Object::Router(r) => {
+                if !self.projects.contains_key(&r.project_id) {
+                    return Err(fail("names a missing project".into()));
+                }
+                self.routers.insert(id, r);
+            }
         }
         Ok(())
     }
@@ -486,6 +501,7 @@ impl Model {
                 }
                 None => false,
             },
+            Kind::Router => self.routers.remove(&id).is_some(),
         }
     }
 

@@ -48,6 +48,7 @@ impl Model {
             forwarding_mode: req.forwarding_mode.unwrap_or_default(),
             shared: req.shared,
             admin_state_up: req.admin_state_up.unwrap_or(true),
+            port_security_enabled: true,
         };
 
         let mut subnets: Vec<Subnet> = Vec::with_capacity(req.subnets.len());
@@ -130,6 +131,9 @@ impl Model {
         }
         if let Some(shared) = req.shared {
             network.shared = shared;
+        }
+        if let Some(enabled) = req.port_security_enabled {
+            network.port_security_enabled = enabled;
         }
         if let Some(up) = req.admin_state_up {
             network.admin_state_up = up;
@@ -236,6 +240,10 @@ impl Model {
         if let Some(dhcp) = req.enable_dhcp {
             subnet.enable_dhcp = dhcp;
         }
+        if let Some(types) = req.service_types {
+            check_service_types(&types)?;
+            subnet.service_types = types;
+        }
         // The new gateway must not be an address a port already holds.
         let old = &self.subnets[&id];
         for ip in reserved_addresses(&subnet) {
@@ -260,21 +268,30 @@ impl Model {
     pub(crate) fn plan_delete_subnet(&self, reference: &Ref) -> Result<Outcome, ModelError> {
         let id = self.resolve(Kind::Subnet, reference, "")?;
         let subnet = &self.subnets[&id];
+        let mut changes = Vec::new();
         for port in self.ports_of(subnet.network_id) {
             if let Some(fixed) = port.fixed_ips.iter().find(|f| f.subnet_id == id) {
-                return Err(ModelError::InUse {
-                    kind: Kind::Subnet,
-                    key: id.to_string(),
-                    by: format!("port {} holds {}", port.meta.id, fixed.ip_address),
-                });
+                if !subnet.auto_address() {
+                    return Err(ModelError::InUse {
+                        kind: Kind::Subnet,
+                        key: id.to_string(),
+                        by: format!("port {} holds {}", port.meta.id, fixed.ip_address),
+                    });
+                }
+                // Hosts made these addresses themselves: the ports
+                // simply lose them (Neutron's rule).
+                let mut port = port.clone();
+                port.fixed_ips.retain(|f| f.subnet_id != id);
+                changes.push(Change::Put(Object::Port(port)));
             }
         }
+        changes.push(Change::Delete {
+            kind: Kind::Subnet,
+            id,
+        });
         Ok(Outcome {
             object: Object::Subnet(subnet.clone()),
-            changes: vec![Change::Delete {
-                kind: Kind::Subnet,
-                id,
-            }],
+            changes,
         })
     }
 
@@ -355,7 +372,12 @@ impl Model {
             host_routes: req.host_routes,
             dns_nameservers: req.dns_nameservers,
             enable_dhcp: req.enable_dhcp.unwrap_or(true),
+            ipv6_ra_mode: req.ipv6_ra_mode,
+            ipv6_address_mode: req.ipv6_address_mode,
+            service_types: req.service_types,
         };
+        check_service_types(&subnet.service_types).map_err(|e| prefix_field(e, field))?;
+        check_ipv6_modes(&subnet).map_err(|e| prefix_field(e, field))?;
         check_pools(&subnet).map_err(|e| prefix_field(e, field))?;
         check_routes_and_servers(&subnet).map_err(|e| prefix_field(e, field))?;
         Ok(subnet)
@@ -511,4 +533,53 @@ fn prefix_field(error: ModelError, prefix: &str) -> ModelError {
         },
         other => other,
     }
+}
+
+/// IPv6 modes only on IPv6 subnets; if both are given they agree.
+fn check_ipv6_modes(subnet: &Subnet) -> Result<(), ModelError> {
+    let modes = [
+        ("ipv6_ra_mode", subnet.ipv6_ra_mode),
+        ("ipv6_address_mode", subnet.ipv6_address_mode),
+    ];
+    if subnet.ip_version != 6
+        && let Some((field, _)) = modes.iter().find(|(_, m)| m.is_some())
+    {
+        return Err(ModelError::invalid(
+            *field,
+            "can be set only on IPv6 subnets",
+        ));
+    }
+    if subnet.auto_address() && subnet.cidr.prefix_len() != 64 {
+        return Err(ModelError::invalid(
+            "ipv6_address_mode",
+            format!(
+                "{} is not a /64: hosts making their own addresses (EUI-64) need one",
+                subnet.cidr
+            ),
+        ));
+    }
+    if let (Some(ra), Some(address)) = (subnet.ipv6_ra_mode, subnet.ipv6_address_mode)
+        && ra != address
+    {
+        return Err(ModelError::invalid(
+            "ipv6_ra_mode",
+            format!("{ra:?} does not match ipv6_address_mode {address:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Service types are device owners: non-empty text, each once.
+fn check_service_types(types: &[String]) -> Result<(), ModelError> {
+    for (i, t) in types.iter().enumerate() {
+        let field = format!("service_types[{i}]");
+        if t.is_empty() {
+            return Err(ModelError::invalid(field, "a service type cannot be empty"));
+        }
+        validate::text(&field, t)?;
+        if types[..i].contains(t) {
+            return Err(ModelError::invalid(field, format!("'{t}' is given twice")));
+        }
+    }
+    Ok(())
 }

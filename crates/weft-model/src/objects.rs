@@ -4,6 +4,7 @@
 //! change, and creation/update times. Objects owned by a project carry its id;
 //! names that must be unique are FQ names (`domain:project:name`).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -50,6 +51,11 @@ pub struct Project {
     /// a Kubernetes namespace UID), if it came from one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// Limits an orchestrator set on how many objects of a kind the project
+    /// may have (OpenStack's quotas, keyed by its resource names; -1 is no
+    /// limit). A kind not named has the orchestrator's default.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub quotas: BTreeMap<String, i64>,
 }
 
 /// How a virtual network forwards: routed, bridged, or both (TF's `l2_l3`).
@@ -81,6 +87,13 @@ pub struct VirtualNetwork {
     pub forwarding_mode: ForwardingMode,
     pub shared: bool,
     pub admin_state_up: bool,
+    /// The default of its new ports' `port_security_enabled`.
+    #[serde(default = "enabled")]
+    pub port_security_enabled: bool,
+}
+
+fn enabled() -> bool {
+    true
 }
 
 impl VirtualNetwork {
@@ -130,6 +143,38 @@ pub struct Subnet {
     #[schema(value_type = Vec<String>)]
     pub dns_nameservers: Vec<IpAddr>,
     pub enable_dhcp: bool,
+    /// IPv6 only: how routers advertise the subnet (`slaac`,
+    /// `dhcpv6-stateful`, `dhcpv6-stateless`), as Neutron records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_ra_mode: Option<Ipv6Mode>,
+    /// IPv6 only: how hosts get addresses (same values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_address_mode: Option<Ipv6Mode>,
+    /// Device owners (`compute:nova`, `network:router_interface`, …) whose
+    /// ports take their automatic address here; empty: any port whose owner
+    /// no subnet of the network names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_types: Vec<String>,
+}
+
+/// An IPv6 subnet's router-advertisement or address mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ipv6Mode {
+    Slaac,
+    Dhcpv6Stateful,
+    Dhcpv6Stateless,
+}
+
+impl Subnet {
+    /// Whether hosts make their own addresses (SLAAC or DHCPv6-stateless):
+    /// such a subnet may be deleted under its ports, as in Neutron.
+    pub fn auto_address(&self) -> bool {
+        matches!(
+            self.ipv6_address_mode,
+            Some(Ipv6Mode::Slaac | Ipv6Mode::Dhcpv6Stateless)
+        )
+    }
 }
 
 /// One address of a port.
@@ -259,7 +304,12 @@ pub struct SecurityGroupRule {
     pub protocol: Option<String>,
     pub port_range_min: Option<u16>,
     pub port_range_max: Option<u16>,
+    /// Normalised: host bits cleared.
     pub remote_ip_prefix: Option<Prefix>,
+    /// The prefix as written, when that had host bits set (`10.0.0.34/24`):
+    /// OpenStack shows it so, with the normalised one beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_ip_prefix_given: Option<String>,
     pub remote_group_id: Option<Uuid>,
 }
 
@@ -284,6 +334,22 @@ pub struct ControlNode {
     #[schema(value_type = String)]
     pub address: IpAddr,
 }
+
+/// A router as OpenStack records one: a name in a project. Its interfaces
+/// are ports whose `device_owner` is `network:router_interface` and whose
+/// `device_id` is the router's id. The dataplane does not route through it:
+/// it is bookkeeping for orchestrators.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Router {
+    #[serde(flatten)]
+    pub meta: Meta,
+    pub name: String,
+    pub project_id: Uuid,
+    pub admin_state_up: bool,
+}
+
+/// The `device_owner` of a port that is a router's interface.
+pub const ROUTER_INTERFACE_OWNER: &str = "network:router_interface";
 
 /// Overlay encapsulations, in TF's spelling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -393,10 +459,11 @@ pub enum Kind {
     LoadBalancer,
     Node,
     ControlNode,
+    Router,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::GlobalConfig,
         Kind::Domain,
         Kind::Project,
@@ -408,6 +475,7 @@ impl Kind {
         Kind::LoadBalancer,
         Kind::Node,
         Kind::ControlNode,
+        Kind::Router,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -423,6 +491,7 @@ impl Kind {
             Kind::LoadBalancer => "load-balancer",
             Kind::Node => "node",
             Kind::ControlNode => "control-node",
+            Kind::Router => "router",
         }
     }
 
@@ -452,6 +521,7 @@ pub enum Object {
     LoadBalancer(LoadBalancer),
     Node(Node),
     ControlNode(ControlNode),
+    Router(Router),
 }
 
 impl Object {
@@ -468,6 +538,7 @@ impl Object {
             Object::LoadBalancer(_) => Kind::LoadBalancer,
             Object::Node(_) => Kind::Node,
             Object::ControlNode(_) => Kind::ControlNode,
+            Object::Router(_) => Kind::Router,
         }
     }
 
@@ -484,6 +555,7 @@ impl Object {
             Object::LoadBalancer(o) => &o.meta,
             Object::Node(o) => &o.meta,
             Object::ControlNode(o) => &o.meta,
+            Object::Router(o) => &o.meta,
         }
     }
 

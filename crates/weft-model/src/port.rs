@@ -9,7 +9,9 @@ use weft_types::{MacAddr, Prefix};
 use crate::error::ModelError;
 use crate::ipam::IpamError;
 use crate::model::{Ctx, Model, Outcome, touch};
-use crate::objects::{AddressPair, Change, FixedIp, Kind, Object, Port, PortStatus, VifType};
+use crate::objects::{
+    AddressPair, Change, FixedIp, Kind, Object, Port, PortStatus, Subnet, VifType,
+};
 use crate::project::DEFAULT_GROUP;
 use crate::request::{CreatePort, FixedIpRequest, Ref, UpdatePort};
 use crate::validate;
@@ -58,9 +60,11 @@ impl Model {
         };
         let fixed_ips = match &req.fixed_ips {
             Some(requests) => self.plan_addresses(network_id, requests, None)?,
-            None => self.default_addresses(network_id)?,
+            None => self.default_addresses(network_id, &req.device_owner, mac_address)?,
         };
-        let port_security_enabled = req.port_security_enabled.unwrap_or(true);
+        let port_security_enabled = req
+            .port_security_enabled
+            .unwrap_or(network.port_security_enabled);
         let security_groups = match &req.security_groups {
             Some(groups) => self.resolve_groups(groups)?,
             None if port_security_enabled && !req.device_owner.starts_with("network:") => {
@@ -228,14 +232,61 @@ impl Model {
         self.names.get(&(Kind::SecurityGroup, name)).copied()
     }
 
-    /// One address from the first IPv4 subnet with room, and one from the
-    /// first IPv6 subnet with room.
-    fn default_addresses(&self, network: Uuid) -> Result<Vec<FixedIp>, ModelError> {
-        let subnets = self.subnets_of(network);
+    /// One address from the first IPv4 subnet with room, one from the first
+    /// IPv6 subnet with room where addresses are assigned, and the EUI-64
+    /// address (from the MAC) in every IPv6 subnet where hosts make their
+    /// own (SLAAC, DHCPv6-stateless) — among the subnets whose service types
+    /// name the port's device owner if there are any, else among those
+    /// without service types.
+    fn default_addresses(
+        &self,
+        network: Uuid,
+        device_owner: &str,
+        mac: MacAddr,
+    ) -> Result<Vec<FixedIp>, ModelError> {
+        let all = self.subnets_of(network);
+        let serves = |s: &&Subnet| s.service_types.iter().any(|t| t == device_owner);
+        let subnets: Vec<&Subnet> = if all.iter().any(serves) {
+            all.iter().copied().filter(|s| serves(s)).collect()
+        } else {
+            all.iter()
+                .copied()
+                .filter(|s| s.service_types.is_empty())
+                .collect()
+        };
+        if subnets.is_empty() && !all.is_empty() {
+            return Err(ModelError::invalid(
+                "fixed_ips",
+                format!("no subnet of the network serves device owner '{device_owner}'"),
+            ));
+        }
         let mut out = Vec::new();
+        for subnet in subnets.iter().filter(|s| s.auto_address()) {
+            let ip = eui64(subnet.cidr, mac);
+            if self
+                .allocators
+                .get(&subnet.meta.id)
+                .is_some_and(|a| a.is_held(ip))
+            {
+                return Err(ModelError::Ipam {
+                    field: "fixed_ips".into(),
+                    error: IpamError::InUse {
+                        ip,
+                        subnet: subnet.cidr,
+                    },
+                });
+            }
+            out.push(FixedIp {
+                subnet_id: subnet.meta.id,
+                ip_address: ip,
+            });
+        }
         for version in [4u8, 6] {
             let mut first_error = None;
-            for subnet in subnets.iter().filter(|s| s.ip_version == version) {
+            for subnet in subnets
+                .iter()
+                .filter(|s| s.ip_version == version && !s.auto_address())
+            {
                 let Some(allocator) = self.allocators.get(&subnet.meta.id) else {
                     continue;
                 };
@@ -478,5 +529,34 @@ fn binding_vif_type(
                 None => Ok(VifType::Tap),
             }
         }
+    }
+}
+
+/// The EUI-64 address of `mac` in a /64: the MAC with its universal/local
+/// bit flipped and ff:fe in the middle, as the host's interface id.
+fn eui64(prefix: Prefix, mac: MacAddr) -> IpAddr {
+    let m = mac.octets();
+    let iid = u64::from_be_bytes([m[0] ^ 0x02, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]]);
+    match prefix.network() {
+        IpAddr::V6(net) => {
+            let high = u128::from(net) & !u128::from(u64::MAX);
+            IpAddr::V6(std::net::Ipv6Addr::from(high | u128::from(iid)))
+        }
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod eui64_tests {
+    use super::*;
+
+    #[test]
+    fn eui64_follows_the_mac() {
+        let prefix = Prefix::parse_strict("2001:db8::/64").unwrap_or_else(|e| panic!("{e}"));
+        let mac = MacAddr([0xfa, 0x16, 0x3e, 0xef, 0x42, 0x77]);
+        assert_eq!(
+            eui64(prefix, mac).to_string(),
+            "2001:db8::f816:3eff:feef:4277"
+        );
     }
 }

@@ -120,6 +120,7 @@ impl Model {
             fq_name,
             domain_id,
             external_id: req.external_id,
+            quotas: Default::default(),
         };
         let mut changes = vec![Change::Put(Object::Project(project.clone()))];
         changes.extend(self.default_group(&project, ctx)?);
@@ -180,6 +181,25 @@ impl Model {
             validate::tags(&tags)?;
             project.meta.tags = tags;
         }
+        if let Some(quotas) = req.quotas {
+            for (resource, limit) in &quotas {
+                let field = format!("quotas.{resource}");
+                if resource.is_empty() {
+                    return Err(ModelError::invalid(
+                        "quotas",
+                        "a quota needs a resource name",
+                    ));
+                }
+                validate::text(&field, resource)?;
+                if *limit < -1 {
+                    return Err(ModelError::invalid(
+                        field,
+                        "a quota is -1 (no limit) or more",
+                    ));
+                }
+            }
+            project.quotas = quotas;
+        }
         touch(&mut project.meta, ctx.now);
         Ok(Outcome {
             changes: vec![Change::Put(Object::Project(project.clone()))],
@@ -203,6 +223,9 @@ impl Model {
         }
         if let Some(lb) = self.load_balancers.values().find(|lb| lb.project_id == id) {
             return Err(in_use(format!("it owns load balancer {}", lb.fq_name)));
+        }
+        if let Some(r) = self.routers.values().find(|r| r.project_id == id) {
+            return Err(in_use(format!("it owns router {}", r.meta.id)));
         }
         if let Some(g) = self
             .groups
@@ -267,6 +290,7 @@ pub(crate) fn plain_rule(
         port_range_min: None,
         port_range_max: None,
         remote_ip_prefix: None,
+        remote_ip_prefix_given: None,
         remote_group_id,
     }
 }

@@ -5,6 +5,7 @@
 //! `null` means something different from absent (a subnet without a gateway),
 //! the field is an `Option<Option<_>>`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -16,7 +17,7 @@ use weft_types::{Asn, FqName, FqNameError, MacAddr, Prefix, RouteTarget, Vni};
 
 use crate::objects::{
     AddressPair, AllocationPool, Direction, Encapsulation, Ethertype, ForwardingMode, HostRoute,
-    Listener, PortStatus, VifType,
+    Ipv6Mode, Listener, PortStatus, VifType,
 };
 
 /// A reference to an object: its UUID, or its FQ name.
@@ -122,6 +123,9 @@ pub struct UpdateProject {
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
+    /// Replaces every quota of the project.
+    #[serde(default)]
+    pub quotas: Option<BTreeMap<String, i64>>,
 }
 
 /// Create a virtual network, optionally with its subnets in the same transaction.
@@ -182,6 +186,9 @@ pub struct UpdateNetwork {
     pub shared: Option<bool>,
     #[serde(default)]
     pub admin_state_up: Option<bool>,
+    /// The default for the network's new ports.
+    #[serde(default)]
+    pub port_security_enabled: Option<bool>,
 }
 
 /// Create a subnet. Inside a network create, `network` is left out.
@@ -224,6 +231,15 @@ pub struct CreateSubnet {
     pub description: String,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// IPv6 subnets only.
+    #[serde(default)]
+    pub ipv6_ra_mode: Option<Ipv6Mode>,
+    /// IPv6 subnets only.
+    #[serde(default)]
+    pub ipv6_address_mode: Option<Ipv6Mode>,
+    /// Device owners whose ports take their automatic address here.
+    #[serde(default)]
+    pub service_types: Vec<String>,
 }
 
 impl CreateSubnet {
@@ -242,6 +258,9 @@ impl CreateSubnet {
             enable_dhcp: None,
             description: String::new(),
             tags: Vec::new(),
+            ipv6_ra_mode: None,
+            ipv6_address_mode: None,
+            service_types: Vec::new(),
         }
     }
 }
@@ -271,6 +290,8 @@ pub struct UpdateSubnet {
     pub dns_nameservers: Option<Vec<IpAddr>>,
     #[serde(default)]
     pub enable_dhcp: Option<bool>,
+    #[serde(default)]
+    pub service_types: Option<Vec<String>>,
 }
 
 /// An address wanted by a port: from a subnet, a given address, or both.
@@ -565,8 +586,40 @@ pub enum Command {
     DeleteNode(Ref),
     CreateControlNode(CreateControlNode),
     DeleteControlNode(Ref),
+    CreateRouter(CreateRouter),
+    UpdateRouter(Ref, UpdateRouter),
+    DeleteRouter(Ref),
     UpdateGlobalConfig(UpdateGlobalConfig),
     CreateLoadBalancer(CreateLoadBalancer),
     UpdateLoadBalancer(Ref, UpdateLoadBalancer),
     DeleteLoadBalancer(Ref),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRouter {
+    pub project: Ref,
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub admin_state_up: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRouter {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub admin_state_up: Option<bool>,
 }

@@ -227,6 +227,9 @@ impl Model {
             port_range_min: req.port_range_min,
             port_range_max: req.port_range_max,
             remote_ip_prefix,
+            remote_ip_prefix_given: req
+                .remote_ip_prefix
+                .filter(|given| remote_ip_prefix.is_some_and(|p| p.to_string() != *given)),
             remote_group_id,
         };
         if let Some(twin) = self.rules_of(group_id).find(|r| same_match(r, &rule)) {

@@ -10,7 +10,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
-use weft_model::{Command, CreateProject, Kind, Model, Object, Ref};
+use weft_model::{
+    Command, CreateProject, DEFAULT_GROUP, Kind, Model, Object, ROUTER_INTERFACE_OWNER, Ref,
+    UpdateNetwork, UpdatePort,
+};
 use weft_types::{DEFAULT_DOMAIN, FqName};
 
 use crate::auth::Auth;
@@ -85,7 +88,7 @@ impl NeutronState {
 }
 
 /// A project by the orchestrator's id, by weft's id, or by name.
-fn find_project(model: &Model, external: &str, name: &str) -> Option<Uuid> {
+pub(crate) fn find_project(model: &Model, external: &str, name: &str) -> Option<Uuid> {
     if let Some(p) = model
         .projects()
         .find(|p| p.external_id.as_deref() == Some(external))
@@ -108,6 +111,7 @@ fn render(model: &Model, object: &Object) -> Option<Map<String, Value>> {
         Object::Port(p) => render::port(model, p),
         Object::SecurityGroup(g) => render::security_group(model, g),
         Object::SecurityGroupRule(r) => render::security_group_rule(model, r),
+        Object::Router(r) => render::router(model, r),
         _ => return None,
     })
 }
@@ -131,7 +135,18 @@ fn all(model: &Model, resource: Resource) -> Vec<Object> {
             .cloned()
             .map(Object::SecurityGroupRule)
             .collect(),
+        Resource::Router => model.routers().cloned().map(Object::Router).collect(),
     }
+}
+
+/// The projects a list query filters on (`project_id=`, `tenant_id=`).
+fn query_projects(raw: &str) -> Vec<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, v)| (k == "project_id" || k == "tenant_id") && !v.is_empty())
+        .map(|(_, v)| v)
+        .collect()
 }
 
 /// A path id: anything but a UUID (a name, say) is simply not found, so
@@ -160,13 +175,35 @@ pub(crate) async fn list(
     raw: Option<String>,
 ) -> Result<Response, NeutronError> {
     let caller = state.caller(&headers).await?;
-    let query = ListQuery::parse(raw.as_deref().unwrap_or(""), render::attributes(resource))?;
+    if resource == Resource::SecurityGroup && caller.is_admin {
+        // As Neutron: listing a project's groups makes its default group.
+        for project in query_projects(raw.as_deref().unwrap_or("")) {
+            state.project(&project, &project).await?;
+        }
+    }
+    let mut filterable = render::attributes(resource).to_vec();
+    filterable.extend(render::filter_only(resource));
+    let query = ListQuery::parse(raw.as_deref().unwrap_or(""), &filterable)?;
     let page = read(state.backend.as_ref(), |model| {
         let items: Vec<Map<String, Value>> = all(model, resource)
             .iter()
-            .filter(|o| owner(model, o).is_some_and(|(p, shared)| caller.sees(p, shared)))
-            .filter_map(|o| render(model, o))
-            .filter(|o| query.matches(o))
+            .filter_map(|o| {
+                let (project, shared) = owner(model, o)?;
+                if !caller.sees(project, shared) {
+                    return None;
+                }
+                let mut rendered = render(model, o)?;
+                // Filter on what Neutron filters on but does not show,
+                // then drop it again.
+                for key in render::filter_only(resource) {
+                    rendered.insert((*key).into(), json!(shared));
+                }
+                let pass = query.matches(&rendered);
+                for key in render::filter_only(resource) {
+                    rendered.remove(*key);
+                }
+                pass.then_some(rendered)
+            })
             .collect();
         query.page(items, &collection_url(&headers, resource))
     });
@@ -235,14 +272,43 @@ async fn create_one(
 ) -> Result<Object, NeutronError> {
     let attrs = Attrs::new(item, resource, creatable(resource), "POST")?;
     let project = target_project(state, caller, &attrs).await?;
-    let command = read(state.backend.as_ref(), |model| match resource {
-        Resource::Network => convert::create_network(model, caller, project, &attrs),
-        Resource::Subnet => convert::create_subnet(model, caller, &attrs),
-        Resource::Port => convert::create_port(model, caller, project, &attrs),
-        Resource::SecurityGroup => convert::create_group(model, project, &attrs),
-        Resource::SecurityGroupRule => convert::create_rule(model, caller, &attrs),
+    let command = read(state.backend.as_ref(), |model| {
+        crate::quotas::check(model, project, resource)?;
+        match resource {
+            Resource::Network => convert::create_network(model, caller, project, &attrs),
+            Resource::Subnet => convert::create_subnet(model, caller, &attrs),
+            Resource::Port => convert::create_port(model, caller, project, &attrs),
+            Resource::SecurityGroup => convert::create_group(model, project, &attrs),
+            Resource::SecurityGroupRule => convert::create_rule(model, caller, &attrs),
+            Resource::Router => convert::create_router(project, &attrs),
+        }
     })?;
-    submit(state, resource, command).await
+    let object = submit(state, resource, command).await?;
+    if resource == Resource::Network && attrs.flag("port_security_enabled")? == Some(false) {
+        // The model makes networks with port security on; turn it off
+        // in a second step, or take the network back.
+        let off = Command::UpdateNetwork(
+            Ref::Id(object.id()),
+            UpdateNetwork {
+                port_security_enabled: Some(false),
+                ..UpdateNetwork::default()
+            },
+        );
+        return match submit(state, resource, off).await {
+            Ok(updated) => Ok(updated),
+            Err(error) => {
+                if let Err(e) = state
+                    .backend
+                    .submit(convert::delete(resource, object.id()))
+                    .await
+                {
+                    tracing::warn!(error = %e, id = %object.id(), "cannot take back a network");
+                }
+                Err(error)
+            }
+        };
+    }
+    Ok(object)
 }
 
 async fn submit(
@@ -327,6 +393,7 @@ pub(crate) async fn update(
             (Resource::Network, _) => convert::update_network(model, &caller, id, project, &attrs),
             (Resource::Subnet, _) => convert::update_subnet(id, &attrs),
             (Resource::Port, _) => convert::update_port(&caller, id, &attrs),
+            (Resource::Router, _) => convert::update_router(id, &attrs),
             (Resource::SecurityGroup, Object::SecurityGroup(g)) => {
                 let current = render::display_name(g.name(), id);
                 convert::update_group(model, id, project, &current, &attrs)
@@ -350,7 +417,7 @@ pub(crate) async fn delete(
 ) -> Result<Response, NeutronError> {
     let caller = state.caller(&headers).await?;
     let id = path_id(resource, &id)?;
-    read(state.backend.as_ref(), |model| {
+    let command = read(state.backend.as_ref(), |model| {
         let object = visible(model, &caller, resource, id)?;
         let (project, _) = owner(model, &object).unwrap_or((caller.project, false));
         if project != caller.project && !caller.is_admin {
@@ -359,10 +426,127 @@ pub(crate) async fn delete(
                 resource.singular()
             )));
         }
-        Ok(())
+        match &object {
+            Object::SecurityGroup(g) if g.name() == DEFAULT_GROUP => {
+                default_group_removal(&caller, project)
+            }
+            Object::Port(p) if p.device_owner == ROUTER_INTERFACE_OWNER => Err(NeutronError::new(
+                StatusCode::CONFLICT,
+                "L3PortInUse",
+                format!(
+                    "Port {id} cannot be deleted directly via the port API: has device owner {}.",
+                    p.device_owner
+                ),
+            )),
+            _ => Ok(convert::delete(resource, id)),
+        }
     })?;
-    submit(&state, resource, convert::delete(resource, id)).await?;
+    submit(&state, resource, command).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Deleting a project's `default` group: a member may not (as in Neutron);
+/// for an admin, the group goes with its project, which weft deletes if
+/// nothing else is left in it. Both come back on the project's next use.
+fn default_group_removal(caller: &Caller, project: Uuid) -> Result<Command, NeutronError> {
+    if !caller.is_admin {
+        return Err(NeutronError::new(
+            StatusCode::CONFLICT,
+            "SecurityGroupCannotRemoveDefault",
+            "Insufficient rights for removing default security group.",
+        ));
+    }
+    Ok(Command::DeleteProject(Ref::Id(project)))
+}
+
+/// `PUT /v2.0/routers/{id}/add_router_interface` and
+/// `…/remove_router_interface` with `{"port_id": …}`: a port becomes the
+/// router's interface (`device_owner` `network:router_interface`,
+/// `device_id` the router) or, removed, is deleted, as in Neutron.
+pub(crate) async fn interface(
+    add: bool,
+    state: NeutronState,
+    headers: HeaderMap,
+    id: String,
+    bytes: Bytes,
+) -> Result<Response, NeutronError> {
+    let caller = state.caller(&headers).await?;
+    let router = path_id(Resource::Router, &id)?;
+    let body = parse_body(&bytes)?;
+    let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
+    let port = match (text("port_id"), text("subnet_id")) {
+        (Some(port), _) => Uuid::try_parse(&port)
+            .map_err(|_| NeutronError::invalid(format!("'{port}' is not a valid UUID")))?,
+        (None, Some(_)) => {
+            return Err(NeutronError::invalid(
+                "router interfaces are made from ports: give port_id, not subnet_id",
+            ));
+        }
+        (None, None) => {
+            return Err(NeutronError::bad_request(
+                "Either subnet_id or port_id must be specified",
+            ));
+        }
+    };
+    let (command, answer) = read(state.backend.as_ref(), |model| {
+        let Object::Router(r) = visible(model, &caller, Resource::Router, router)? else {
+            return Err(NeutronError::not_found(Resource::Router, router));
+        };
+        if r.project_id != caller.project && !caller.is_admin {
+            return Err(NeutronError::policy("update_router"));
+        }
+        let Object::Port(p) = visible(model, &caller, Resource::Port, port)? else {
+            return Err(NeutronError::not_found(Resource::Port, port));
+        };
+        let subnets: Vec<Uuid> = p.fixed_ips.iter().map(|f| f.subnet_id).collect();
+        let project = render::project_ref(model, r.project_id);
+        let answer = json!({
+            "id": router,
+            "tenant_id": project,
+            "project_id": project,
+            "port_id": port,
+            "network_id": p.network_id,
+            "subnet_id": subnets.first(),
+            "subnet_ids": subnets,
+        });
+        let command = if add {
+            if !p.device_id.is_empty() || !p.device_owner.is_empty() {
+                return Err(NeutronError::new(
+                    StatusCode::CONFLICT,
+                    "PortInUse",
+                    format!(
+                        "Unable to complete operation for network {}. The port {port} is in use by device {}.",
+                        p.network_id, p.device_id
+                    ),
+                ));
+            }
+            if p.fixed_ips.is_empty() {
+                return Err(NeutronError::bad_request(
+                    "Router port must have at least one fixed IP",
+                ));
+            }
+            Command::UpdatePort(
+                Ref::Id(port),
+                UpdatePort {
+                    device_owner: Some(ROUTER_INTERFACE_OWNER.to_owned()),
+                    device_id: Some(router.to_string()),
+                    ..UpdatePort::default()
+                },
+            )
+        } else {
+            if p.device_owner != ROUTER_INTERFACE_OWNER || p.device_id != router.to_string() {
+                return Err(NeutronError::new(
+                    StatusCode::NOT_FOUND,
+                    "RouterInterfaceNotFound",
+                    format!("Router {router} does not have an interface with id {port}"),
+                ));
+            }
+            Command::DeletePort(Ref::Id(port))
+        };
+        Ok((command, answer))
+    })?;
+    submit(&state, Resource::Port, command).await?;
+    Ok(Json(answer).into_response())
 }
 
 /// Handlers bound to one resource, for the router.
@@ -399,6 +583,31 @@ pub(crate) mod bound {
         r: Resource,
     ) -> impl Fn(State<NeutronState>, HeaderMap, Path<String>) -> futures_like::Fut + Clone {
         move |State(s), h, Path(id)| Box::pin(super::delete(r, s, h, id))
+    }
+
+    /// `…/{id}/tags`: `op` makes the operation from the body.
+    pub(crate) fn tags(
+        r: Resource,
+        op: fn(Bytes) -> crate::tags::TagOp,
+    ) -> impl Fn(State<NeutronState>, HeaderMap, Path<String>, Bytes) -> futures_like::Fut + Clone
+    {
+        move |State(s), h, Path(id), b| Box::pin(crate::tags::handle(r, s, h, id, op(b)))
+    }
+
+    /// `…/{id}/tags/{tag}`: `op` makes the operation from the tag.
+    pub(crate) fn tag(
+        r: Resource,
+        op: fn(String) -> crate::tags::TagOp,
+    ) -> impl Fn(State<NeutronState>, HeaderMap, Path<(String, String)>) -> futures_like::Fut + Clone
+    {
+        move |State(s), h, Path((id, tag))| Box::pin(crate::tags::handle(r, s, h, id, op(tag)))
+    }
+
+    pub(crate) fn interface(
+        add: bool,
+    ) -> impl Fn(State<NeutronState>, HeaderMap, Path<String>, Bytes) -> futures_like::Fut + Clone
+    {
+        move |State(s), h, Path(id), b| Box::pin(super::interface(add, s, h, id, b))
     }
 
     pub(crate) mod futures_like {

@@ -68,6 +68,15 @@ pub(crate) fn creatable(resource: Resource) -> &'static [&'static str] {
             "stateful",
             "tags",
         ],
+        Resource::Router => &[
+            "name",
+            "admin_state_up",
+            "external_gateway_info",
+            "tenant_id",
+            "project_id",
+            "description",
+            "tags",
+        ],
         Resource::SecurityGroupRule => &[
             "security_group_id",
             "direction",
@@ -101,6 +110,7 @@ pub(crate) fn updatable(resource: Resource) -> &'static [&'static str] {
             "dns_nameservers",
             "host_routes",
             "enable_dhcp",
+            "service_types",
             "description",
         ],
         Resource::Port => &[
@@ -120,6 +130,12 @@ pub(crate) fn updatable(resource: Resource) -> &'static [&'static str] {
         ],
         Resource::SecurityGroup => &["name", "description"],
         Resource::SecurityGroupRule => &["description"],
+        Resource::Router => &[
+            "name",
+            "admin_state_up",
+            "external_gateway_info",
+            "description",
+        ],
     }
 }
 
@@ -208,21 +224,17 @@ impl Attrs {
         }
     }
 
-    /// A port number or ICMP type/code: an integer, or a string of one.
-    pub(crate) fn port_number(&self, key: &str) -> Result<Option<u16>, NeutronError> {
+    /// An integer, also as a string of one (`"4"`), as Neutron converts.
+    pub(crate) fn integer(&self, key: &str) -> Result<Option<i64>, NeutronError> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(value) => {
-                let number = match value {
-                    Value::Number(n) => n.as_u64(),
-                    Value::String(s) => s.parse().ok(),
-                    _ => None,
-                };
-                number
-                    .and_then(|n| u16::try_from(n).ok())
-                    .map(Some)
-                    .ok_or_else(|| invalid_value(key, value, "not an integer 0-65535"))
+            Some(value) => match value {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
             }
+            .map(Some)
+            .ok_or_else(|| invalid_value(key, value, "not an integer")),
         }
     }
 
@@ -258,7 +270,22 @@ pub(crate) fn create_items(
         return Ok((vec![one], false));
     }
     match map.remove(resource.plural()) {
-        Some(Value::Array(items)) if !items.is_empty() => Ok((items, true)),
+        // An item may itself be wrapped (`{"security_groups":
+        // [{"security_group": {…}}]}`), as Neutron accepts.
+        Some(Value::Array(items)) if !items.is_empty() => Ok((
+            items
+                .into_iter()
+                .map(|item| match item {
+                    Value::Object(mut one)
+                        if one.len() == 1 && one.contains_key(resource.singular()) =>
+                    {
+                        one.remove(resource.singular()).unwrap_or(Value::Null)
+                    }
+                    other => other,
+                })
+                .collect(),
+            true,
+        )),
         Some(_) => Err(NeutronError::bad_request(format!(
             "Resources required: '{}' must be a non-empty list",
             resource.plural()

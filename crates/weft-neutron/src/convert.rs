@@ -6,10 +6,10 @@ use std::net::IpAddr;
 
 use uuid::Uuid;
 use weft_model::{
-    AddressPair, AllocationPool, Command, CreateNetwork, CreatePort, CreateSecurityGroup,
-    CreateSecurityGroupRule, CreateSubnet, DEFAULT_GROUP, Direction, Ethertype, FixedIpRequest,
-    HostRoute, Kind, Model, Object, Ref, UpdateNetwork, UpdatePort, UpdateSecurityGroup,
-    UpdateSubnet,
+    AddressPair, AllocationPool, Command, CreateNetwork, CreatePort, CreateRouter,
+    CreateSecurityGroup, CreateSecurityGroupRule, CreateSubnet, DEFAULT_GROUP, Direction,
+    Ethertype, FixedIpRequest, HostRoute, Ipv6Mode, Kind, Model, Object, Ref, UpdateNetwork,
+    UpdatePort, UpdateRouter, UpdateSecurityGroup, UpdateSubnet,
 };
 use weft_types::{FqName, MacAddr, Prefix};
 
@@ -51,6 +51,7 @@ pub(crate) fn owner(model: &Model, object: &Object) -> Option<(Uuid, bool)> {
         Object::Port(p) => (p.project_id, false),
         Object::SecurityGroup(g) => (g.project_id, false),
         Object::SecurityGroupRule(r) => (r.project_id, false),
+        Object::Router(r) => (r.project_id, false),
         _ => return None,
     })
 }
@@ -76,11 +77,14 @@ pub(crate) fn kind_of(resource: Resource) -> Kind {
         Resource::Port => Kind::Port,
         Resource::SecurityGroup => Kind::SecurityGroup,
         Resource::SecurityGroupRule => Kind::SecurityGroupRule,
+        Resource::Router => Kind::Router,
     }
 }
 
+/// A UUID attribute; absent, `null` and `""` all mean none (Neutron's
+/// clients send `"remote_group_id": null`).
 fn uuid_attr(attrs: &Attrs, key: &str) -> Result<Option<Uuid>, NeutronError> {
-    match attrs.text(key)? {
+    match attrs.text(key)?.filter(|t| !t.is_empty()) {
         None => Ok(None),
         Some(text) => Uuid::try_parse(&text)
             .map(Some)
@@ -153,11 +157,7 @@ pub(crate) fn create_network(
 
 /// Network attributes weft accepts only at their default values.
 fn check_supported(attrs: &Attrs) -> Result<(), NeutronError> {
-    if attrs.flag("port_security_enabled")? == Some(false) {
-        return Err(NeutronError::invalid(
-            "port_security_enabled can only be true on networks; disable it per port",
-        ));
-    }
+    attrs.flag("port_security_enabled")?;
     if attrs.flag("router:external")? == Some(true) {
         return Err(NeutronError::invalid("external networks are not supported"));
     }
@@ -196,6 +196,7 @@ pub(crate) fn update_network(
             description: attrs.text("description")?,
             shared: attrs.flag("shared")?,
             admin_state_up: attrs.flag("admin_state_up")?,
+            port_security_enabled: attrs.flag("port_security_enabled")?,
             ..UpdateNetwork::default()
         },
     ))
@@ -228,16 +229,14 @@ pub(crate) fn create_subnet(
     if attrs.has("subnetpool_id") && attrs.text("subnetpool_id")?.is_some_and(|s| !s.is_empty()) {
         return Err(NeutronError::invalid("subnet pools are not supported"));
     }
-    for key in ["ipv6_ra_mode", "ipv6_address_mode"] {
-        if attrs.text(key)?.is_some_and(|s| !s.is_empty()) {
-            return Err(NeutronError::invalid(format!("{key} is not supported")));
-        }
-    }
     let text = required(attrs.text("cidr")?, "cidr")?;
     let cidr = Prefix::parse_strict(&text)
         .map_err(|_| NeutronError::invalid(format!("{text} is not in a CIDR format")))?;
-    let version: u8 = required(attrs.get("ip_version")?, "ip_version")?;
-    if version != cidr.ip_version() {
+    let version = required(attrs.integer("ip_version")?, "ip_version")?;
+    if version != 4 && version != 6 {
+        return Err(NeutronError::invalid(format!("{version} is not in [4, 6]")));
+    }
+    if version != i64::from(cidr.ip_version()) {
         return Err(NeutronError::invalid(format!(
             "Cannot use CIDR {cidr} with IPv{version}"
         )));
@@ -253,6 +252,9 @@ pub(crate) fn create_subnet(
     req.host_routes = host_routes(attrs)?.unwrap_or_default();
     req.dns_nameservers = dns_nameservers(attrs)?.unwrap_or_default();
     req.enable_dhcp = attrs.flag("enable_dhcp")?;
+    req.ipv6_ra_mode = attrs.nullable::<Ipv6Mode>("ipv6_ra_mode")?.flatten();
+    req.ipv6_address_mode = attrs.nullable::<Ipv6Mode>("ipv6_address_mode")?.flatten();
+    req.service_types = attrs.get("service_types")?.unwrap_or_default();
     Ok(Command::CreateSubnet(req))
 }
 
@@ -268,6 +270,7 @@ pub(crate) fn update_subnet(id: Uuid, attrs: &Attrs) -> Result<Command, NeutronE
             host_routes: host_routes(attrs)?,
             dns_nameservers: dns_nameservers(attrs)?,
             enable_dhcp: attrs.flag("enable_dhcp")?,
+            service_types: attrs.get("service_types")?,
         },
     ))
 }
@@ -283,9 +286,19 @@ fn address_pairs(attrs: &Attrs) -> Result<Option<Vec<AddressPair>>, NeutronError
 }
 
 fn groups(attrs: &Attrs) -> Result<Option<Vec<Ref>>, NeutronError> {
-    Ok(attrs
-        .nullable::<Vec<Uuid>>("security_groups")?
-        .map(|g| g.unwrap_or_default().into_iter().map(Ref::Id).collect()))
+    let groups = attrs.nullable::<Vec<Uuid>>("security_groups")?;
+    if let Some(Some(list)) = &groups
+        && let Some(twice) = list
+            .iter()
+            .enumerate()
+            .find(|(i, g)| list[..*i].contains(g))
+    {
+        return Err(NeutronError::invalid(format!(
+            "Duplicate items in the list: '{}'",
+            twice.1
+        )));
+    }
+    Ok(groups.map(|g| g.unwrap_or_default().into_iter().map(Ref::Id).collect()))
 }
 
 fn profile(
@@ -401,7 +414,11 @@ pub(crate) fn update_group(
     let name = match attrs.text("name")? {
         Some(name) if name == current => None,
         Some(name) if name == DEFAULT_GROUP => {
-            return Err(NeutronError::invalid("the name 'default' is reserved"));
+            return Err(NeutronError::new(
+                axum::http::StatusCode::CONFLICT,
+                "SecurityGroupDefaultAlreadyExists",
+                "Default security group already exists.",
+            ));
         }
         Some(name) => Some(
             child_name(model, Kind::SecurityGroup, project, &name, id)?
@@ -440,22 +457,148 @@ pub(crate) fn create_rule(
             )));
         }
     };
-    let remote_group = uuid_attr(attrs, "remote_group_id")?;
+    // A remote group that is not a UUID is simply not found (Neutron).
+    let remote_group = match attrs.text("remote_group_id")?.filter(|t| !t.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            Uuid::try_parse(&text)
+                .map_err(|_| NeutronError::not_found(Resource::SecurityGroup, &text))?,
+        ),
+    };
     if let Some(remote) = remote_group {
         visible(model, caller, Resource::SecurityGroup, remote)?;
     }
+    let remote_ip_prefix = attrs.text("remote_ip_prefix")?.filter(|p| !p.is_empty());
+    check_rule_family(ethertype, remote_ip_prefix.as_deref(), protocol.as_deref())?;
+    let (port_range_min, port_range_max) = rule_ports(attrs, protocol.as_deref())?;
     Ok(Command::CreateSecurityGroupRule(CreateSecurityGroupRule {
         security_group: Ref::Id(group),
         id: Some(Uuid::new_v4()),
         direction,
         ethertype,
         protocol,
-        port_range_min: attrs.port_number("port_range_min")?,
-        port_range_max: attrs.port_number("port_range_max")?,
-        remote_ip_prefix: attrs.text("remote_ip_prefix")?.filter(|p| !p.is_empty()),
+        port_range_min,
+        port_range_max,
+        remote_ip_prefix,
         remote_group: remote_group.map(Ref::Id),
         description: attrs.text("description")?.unwrap_or_default(),
     }))
+}
+
+/// Protocols of IPv6 only: a rule for IPv4 may not name them.
+const IPV6_ONLY: [(&str, u8); 7] = [
+    ("ipv6-encap", 41),
+    ("ipv6-route", 43),
+    ("ipv6-frag", 44),
+    ("ipv6-icmp", 58),
+    ("icmpv6", 58),
+    ("ipv6-nonxt", 59),
+    ("ipv6-opts", 60),
+];
+
+fn bad(kind: &'static str, message: String) -> NeutronError {
+    NeutronError::new(axum::http::StatusCode::BAD_REQUEST, kind, message)
+}
+
+/// Neutron's checks of a rule's address family, with its wording: the
+/// ethertype against the remote prefix and against IPv6-only protocols.
+fn check_rule_family(
+    ethertype: Option<Ethertype>,
+    prefix: Option<&str>,
+    protocol: Option<&str>,
+) -> Result<(), NeutronError> {
+    let parsed = prefix.and_then(|p| Prefix::parse_normalised(p).ok());
+    if let (Some(e), Some(p), Some(text)) = (ethertype, parsed, prefix)
+        && !e.matches(p)
+    {
+        return Err(bad(
+            "SecurityGroupRuleParameterConflict",
+            format!("Conflicting value ethertype {e:?} for CIDR {text}"),
+        ));
+    }
+    let family = ethertype.unwrap_or(match parsed {
+        Some(p) if !p.is_ipv4() => Ethertype::IPv6,
+        _ => Ethertype::IPv4,
+    });
+    if let Some(protocol) = protocol
+        && family == Ethertype::IPv4
+        && IPV6_ONLY.iter().any(|(name, number)| {
+            protocol.eq_ignore_ascii_case(name) || protocol == number.to_string()
+        })
+    {
+        return Err(bad(
+            "SecurityGroupEthertypeConflictWithProtocol",
+            format!("Ethertype IPv4 is not supported by protocol {protocol}."),
+        ));
+    }
+    Ok(())
+}
+
+/// A rule's port range (or ICMP type and code), checked with Neutron's
+/// messages before the model sees it.
+fn rule_ports(
+    attrs: &Attrs,
+    protocol: Option<&str>,
+) -> Result<(Option<u16>, Option<u16>), NeutronError> {
+    let value = |key: &str| -> Result<Option<u16>, NeutronError> {
+        let raw = match attrs.nullable::<serde_json::Value>(key)?.flatten() {
+            None => return Ok(None),
+            Some(raw) => raw,
+        };
+        let number = match &raw {
+            serde_json::Value::Number(n) => n.as_i64(),
+            serde_json::Value::String(s) => s.trim().parse::<i64>().ok(),
+            _ => None,
+        };
+        let shown = match &raw {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        number
+            .and_then(|n| u16::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                bad(
+                    "SecurityGroupInvalidPortValue",
+                    format!("Invalid value for port {shown}"),
+                )
+            })
+    };
+    let (min, max) = (value("port_range_min")?, value("port_range_max")?);
+    let number = weft_model::protocol_number(protocol.map(str::to_ascii_lowercase).as_deref());
+    match number {
+        Some(1 | 58) => {
+            for (field, attr, v) in [
+                ("type", "port_range_min", min),
+                ("code", "port_range_max", max),
+            ] {
+                if let Some(v) = v.filter(|v| *v > 255) {
+                    return Err(bad(
+                        "SecurityGroupInvalidIcmpValue",
+                        format!(
+                            "Invalid value for ICMP {field} ({attr}) {v}. It must be 0 to 255."
+                        ),
+                    ));
+                }
+            }
+            if let (None, Some(code)) = (min, max) {
+                return Err(bad(
+                    "SecurityGroupMissingIcmpType",
+                    format!(
+                        "ICMP code (port-range-max) {code} is provided but ICMP type (port-range-min) is missing."
+                    ),
+                ));
+            }
+        }
+        Some(6 | 17 | 33 | 132 | 136) if max.is_some() && (min.is_none() || min > max) => {
+            return Err(bad(
+                "SecurityGroupInvalidPortRange",
+                "For TCP/UDP protocols, port_range_min must be <= port_range_max".into(),
+            ));
+        }
+        _ => {}
+    }
+    Ok((min, max))
 }
 
 pub(crate) fn delete(resource: Resource, id: Uuid) -> Command {
@@ -466,5 +609,43 @@ pub(crate) fn delete(resource: Resource, id: Uuid) -> Command {
         Resource::Port => Command::DeletePort(r),
         Resource::SecurityGroup => Command::DeleteSecurityGroup(r),
         Resource::SecurityGroupRule => Command::DeleteSecurityGroupRule(r),
+        Resource::Router => Command::DeleteRouter(r),
     }
+}
+
+/// Routers here are bookkeeping without an external gateway: an empty or
+/// `null` gateway is all there is.
+fn no_gateway(attrs: &Attrs) -> Result<(), NeutronError> {
+    match attrs.nullable::<serde_json::Value>("external_gateway_info")? {
+        None | Some(None) => Ok(()),
+        Some(Some(serde_json::Value::Object(m))) if m.is_empty() => Ok(()),
+        Some(Some(_)) => Err(NeutronError::invalid(
+            "external gateways are not supported (there are no external networks)",
+        )),
+    }
+}
+
+pub(crate) fn create_router(project: Uuid, attrs: &Attrs) -> Result<Command, NeutronError> {
+    no_gateway(attrs)?;
+    Ok(Command::CreateRouter(CreateRouter {
+        project: Ref::Id(project),
+        id: Some(Uuid::new_v4()),
+        name: attrs.text("name")?.unwrap_or_default(),
+        description: attrs.text("description")?.unwrap_or_default(),
+        tags: attrs.get("tags")?.unwrap_or_default(),
+        admin_state_up: attrs.flag("admin_state_up")?,
+    }))
+}
+
+pub(crate) fn update_router(id: Uuid, attrs: &Attrs) -> Result<Command, NeutronError> {
+    no_gateway(attrs)?;
+    Ok(Command::UpdateRouter(
+        Ref::Id(id),
+        UpdateRouter {
+            name: attrs.text("name")?,
+            description: attrs.text("description")?,
+            tags: None,
+            admin_state_up: attrs.flag("admin_state_up")?,
+        },
+    ))
 }

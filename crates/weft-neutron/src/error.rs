@@ -75,6 +75,16 @@ impl NeutronError {
             ModelError::NotFound { kind, key, .. } => {
                 NeutronError::not_found(Resource::of_kind(*kind).unwrap_or(resource), key)
             }
+            ModelError::Invalid { field, reason }
+                if field.ends_with("cidr") && reason.contains(" overlaps ") =>
+            {
+                // Neutron's wording, which clients (tempest) look for to
+                // pick another CIDR.
+                let cidr = reason.split(' ').next().unwrap_or_default();
+                NeutronError::invalid(format!(
+                    "Requested subnet with cidr: {cidr} overlaps with another subnet ({reason})"
+                ))
+            }
             ModelError::Invalid { field, reason } => {
                 NeutronError::invalid(format!("{}: {reason}", neutron_field(field)))
             }
@@ -99,6 +109,15 @@ impl NeutronError {
             }
             ModelError::AlreadyExists { .. } => {
                 NeutronError::new(StatusCode::CONFLICT, "Conflict", error.to_string())
+            }
+            ModelError::InUse { kind, key, by } if *kind == Kind::VirtualNetwork => {
+                NeutronError::new(
+                    StatusCode::CONFLICT,
+                    "NetworkInUse",
+                    format!(
+                        "Unable to complete operation on network {key}. There are one or more ports still in use on the network ({by})."
+                    ),
+                )
             }
             ModelError::InUse { kind, key, by } => {
                 let resource = Resource::of_kind(*kind).unwrap_or(resource);
@@ -192,6 +211,7 @@ pub enum Resource {
     Port,
     SecurityGroup,
     SecurityGroupRule,
+    Router,
 }
 
 impl Resource {
@@ -202,6 +222,7 @@ impl Resource {
             Kind::Port => Resource::Port,
             Kind::SecurityGroup => Resource::SecurityGroup,
             Kind::SecurityGroupRule => Resource::SecurityGroupRule,
+            Kind::Router => Resource::Router,
             _ => return None,
         })
     }
@@ -214,6 +235,7 @@ impl Resource {
             Resource::Port => "port",
             Resource::SecurityGroup => "security_group",
             Resource::SecurityGroupRule => "security_group_rule",
+            Resource::Router => "router",
         }
     }
 
@@ -225,6 +247,7 @@ impl Resource {
             Resource::Port => "ports",
             Resource::SecurityGroup => "security_groups",
             Resource::SecurityGroupRule => "security_group_rules",
+            Resource::Router => "routers",
         }
     }
 
@@ -236,6 +259,7 @@ impl Resource {
             Resource::Port => "ports",
             Resource::SecurityGroup => "security-groups",
             Resource::SecurityGroupRule => "security-group-rules",
+            Resource::Router => "routers",
         }
     }
 
@@ -246,6 +270,7 @@ impl Resource {
             Resource::Port => "Port",
             Resource::SecurityGroup => "Security group",
             Resource::SecurityGroupRule => "Security group rule",
+            Resource::Router => "Router",
         }
     }
 
@@ -256,6 +281,7 @@ impl Resource {
             Resource::Port => "PortNotFound",
             Resource::SecurityGroup => "SecurityGroupNotFound",
             Resource::SecurityGroupRule => "SecurityGroupRuleNotFound",
+            Resource::Router => "RouterNotFound",
         }
     }
 
@@ -266,6 +292,7 @@ impl Resource {
             Resource::Port => "PortInUse",
             Resource::SecurityGroup => "SecurityGroupInUse",
             Resource::SecurityGroupRule => "InUse",
+            Resource::Router => "RouterInUse",
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::api::NeutronState;
 use crate::error::NeutronError;
 
 /// (alias, name, description)
-const EXTENSIONS: [(&str, &str, &str); 11] = [
+const EXTENSIONS: [(&str, &str, &str); 20] = [
     (
         "security-group",
         "security-group",
@@ -61,6 +61,51 @@ const EXTENSIONS: [(&str, &str, &str); 11] = [
         "standard-attr-revisions",
         "Resource revision numbers",
         "This extension will display the revision number of neutron resources.",
+    ),
+    (
+        "standard-attr-tag",
+        "Tag support for resources with standard attribute",
+        "Tags on networks, subnets, ports and security groups, with the tags API and tag filters.",
+    ),
+    (
+        "tag-creation",
+        "Tag support for resources during creation",
+        "Tags may be given when a resource is created.",
+    ),
+    (
+        "tag-ports-during-bulk-creation",
+        "Tag Ports During Bulk Creation",
+        "Tags may be given to each port of a bulk create.",
+    ),
+    (
+        "ip-substring-filtering",
+        "IP address substring filtering",
+        "Ports may be filtered by a substring of a fixed IP address (fixed_ips=ip_address_substr=...).",
+    ),
+    (
+        "net-mtu",
+        "Network MTU",
+        "Networks report the MTU their ports can use (1500 less the overlay's headers).",
+    ),
+    (
+        "security-groups-normalized-cidr",
+        "Security group rule normalized CIDR",
+        "Rules show the remote prefix as given and, as normalized_cidr, with its host bits cleared.",
+    ),
+    (
+        "subnet-service-types",
+        "Subnet service types",
+        "Subnets may name the device owners whose ports take their automatic addresses there.",
+    ),
+    (
+        "quotas",
+        "Quota management support",
+        "Per-project limits on networks, subnets, ports, routers, security groups and rules.",
+    ),
+    (
+        "quota_details",
+        "Quota details management support",
+        "Each quota with its limit, use and reservations.",
     ),
 ];
 

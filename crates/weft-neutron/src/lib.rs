@@ -6,9 +6,15 @@
 //!
 //! Served: the version document (`GET /`, no token), `/v2.0/` and
 //! `/v2.0/extensions`, and networks, subnets, ports, security groups and
-//! their rules — create (one or bulk), show, list (filters, `fields`,
-//! sorting, pagination), update, delete — with Neutron's JSON shapes and its
-//! `NeutronError` envelope.
+//! their rules, and routers — create (one or bulk), show, list (filters,
+//! `fields`, sorting, pagination), update, delete — with Neutron's JSON
+//! shapes and its `NeutronError` envelope; the tags API (`tags.rs`), quotas
+//! (`quotas.rs`), router interfaces, and an empty `/v2.0/agents`.
+//!
+//! Routers are recorded (name, project, interface ports) but nothing routes
+//! through them yet, so the `router` extension is not advertised: clients
+//! that check extensions skip router features, and those that use routers
+//! as bookkeeping (tempest's port tests) work.
 //!
 //! Requests are authenticated either by Keystone tokens, validated as
 //! keystonemiddleware does ([`keystone`]), or in Neutron's `noauth` mode for
@@ -31,7 +37,9 @@ pub mod error;
 mod extensions;
 pub mod keystone;
 pub mod query;
+mod quotas;
 mod render;
+mod tags;
 
 use std::sync::Arc;
 
@@ -39,7 +47,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use serde_json::json;
 
 pub use api::NeutronState;
@@ -52,12 +60,13 @@ pub use keystone::{Keystone, KeystoneConfig, TokenError, TokenInfo, TokenValidat
 /// The default listen address of the Neutron API (Neutron's port).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9696";
 
-const RESOURCES: [Resource; 5] = [
+const RESOURCES: [Resource; 6] = [
     Resource::Network,
     Resource::Subnet,
     Resource::Port,
     Resource::SecurityGroup,
     Resource::SecurityGroupRule,
+    Resource::Router,
 ];
 
 /// The whole Neutron API over `backend`.
@@ -67,7 +76,23 @@ pub fn router(backend: Arc<dyn Backend>, auth: Auth) -> Router {
         .route("/v2.0", get(resources))
         .route("/v2.0/", get(resources))
         .route("/v2.0/extensions", get(extensions::list))
-        .route("/v2.0/extensions/{alias}", get(extensions::show));
+        .route("/v2.0/extensions/{alias}", get(extensions::show))
+        .route("/v2.0/agents", get(agents))
+        .route("/v2.0/quotas", get(quotas::list))
+        .route(
+            "/v2.0/quotas/{project}",
+            get(quotas::show).put(quotas::update).delete(quotas::reset),
+        )
+        .route("/v2.0/quotas/{project}/default", get(quotas::defaults))
+        .route("/v2.0/quotas/{project}/details", get(quotas::details))
+        .route(
+            "/v2.0/routers/{id}/add_router_interface",
+            put(api::bound::interface(true)),
+        )
+        .route(
+            "/v2.0/routers/{id}/remove_router_interface",
+            put(api::bound::interface(false)),
+        );
     for resource in RESOURCES {
         let collection = format!("/v2.0/{}", resource.path());
         router = router
@@ -80,6 +105,22 @@ pub fn router(backend: Arc<dyn Backend>, auth: Auth) -> Router {
                 get(api::bound::show(resource))
                     .put(api::bound::update(resource))
                     .delete(api::bound::delete(resource)),
+            );
+    }
+    for resource in tags::TAGGED {
+        let tags = format!("/v2.0/{}/{{id}}/tags", resource.path());
+        router = router
+            .route(
+                &tags,
+                get(api::bound::tags(resource, |_| tags::TagOp::List))
+                    .put(api::bound::tags(resource, tags::TagOp::Replace))
+                    .delete(api::bound::tags(resource, |_| tags::TagOp::ClearAll)),
+            )
+            .route(
+                &format!("{tags}/{{tag}}"),
+                get(api::bound::tag(resource, tags::TagOp::Check))
+                    .put(api::bound::tag(resource, tags::TagOp::Add))
+                    .delete(api::bound::tag(resource, tags::TagOp::Remove)),
             );
     }
     router
@@ -124,6 +165,18 @@ async fn resources(
         })
         .collect();
     Ok(axum::Json(json!({"resources": list})).into_response())
+}
+
+/// `GET /v2.0/agents`: weft runs none of Neutron's agents (its own agents
+/// speak to the control node), so the list is empty; clients that look for
+/// a DHCP or L3 agent then know there is none. The `agent` extension (agent
+/// management) is not served.
+async fn agents(
+    State(state): State<NeutronState>,
+    headers: HeaderMap,
+) -> Result<Response, NeutronError> {
+    state.auth.identify(&headers).await?;
+    Ok(axum::Json(json!({"agents": []})).into_response())
 }
 
 async fn not_found(uri: Uri) -> NeutronError {

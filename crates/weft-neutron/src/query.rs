@@ -193,8 +193,6 @@ impl ListQuery {
                         .map_or(0, |at| at + 1),
                     None => 0,
                 };
-                let rest = items.len().saturating_sub(start);
-                let more = rest > limit;
                 items = items.into_iter().skip(start).take(limit).collect();
                 if self.page_reverse {
                     items.reverse();
@@ -208,21 +206,16 @@ impl ListQuery {
                 };
                 let first = id_at(0);
                 let last = items.len().checked_sub(1).and_then(id_at);
-                let (has_next, has_previous) = if self.page_reverse {
-                    (self.marker.is_some(), more)
-                } else {
-                    (more, self.marker.is_some())
-                };
+                // Neutron's rule: a short page ends the walk in its own
+                // direction; every other page links both ways, an empty
+                // page's links without a marker (from the end).
+                let short = items.len() < limit;
                 let mut links = Vec::new();
-                if let (true, Some(last)) = (has_next, last) {
-                    links.push(
-                        json!({"rel": "next", "href": self.link(collection_url, &last, false)}),
-                    );
+                if !short || self.page_reverse {
+                    links.push(json!({"rel": "next", "href": self.link(collection_url, last.as_deref(), false)}));
                 }
-                if let (true, Some(first)) = (has_previous, first) {
-                    links.push(
-                        json!({"rel": "previous", "href": self.link(collection_url, &first, true)}),
-                    );
+                if !short || !self.page_reverse {
+                    links.push(json!({"rel": "previous", "href": self.link(collection_url, first.as_deref(), true)}));
                 }
                 Some(links)
             }
@@ -245,14 +238,16 @@ impl ListQuery {
             .collect()
     }
 
-    fn link(&self, collection_url: &str, marker: &str, reverse: bool) -> String {
+    fn link(&self, collection_url: &str, marker: Option<&str>, reverse: bool) -> String {
         let mut pairs: Vec<(String, String)> = self
             .pairs
             .iter()
             .filter(|(k, _)| k != "marker" && k != "page_reverse")
             .cloned()
             .collect();
-        pairs.push(("marker".into(), marker.to_owned()));
+        if let Some(marker) = marker {
+            pairs.push(("marker".into(), marker.to_owned()));
+        }
         if reverse {
             pairs.push(("page_reverse".into(), "True".into()));
         }
@@ -377,20 +372,51 @@ mod tests {
                 .filter_map(|o| o.get("id").and_then(Value::as_str).map(str::to_owned))
                 .collect()
         };
-        let first = ok("limit=2").page(items.clone(), "http://h/v2.0/networks");
+        let rels = |page: &Page| -> Vec<String> {
+            page.links
+                .clone()
+                .unwrap_or_default()
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{} {}",
+                        l["rel"].as_str().unwrap_or(""),
+                        l["href"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        };
+        let url = "http://h/v2.0/networks";
+        // A full page links both ways (Neutron cannot know it is the last).
+        let first = ok("limit=2").page(items.clone(), url);
         assert_eq!(ids(&first), ["a", "b"]);
-        let links = first.links.clone().unwrap_or_default();
-        assert_eq!(links.len(), 1);
-        assert_eq!(links[0]["href"], "http://h/v2.0/networks?limit=2&marker=b");
-        let second = ok("limit=2&marker=b").page(items.clone(), "http://h/v2.0/networks");
+        assert_eq!(
+            rels(&first),
+            [
+                "next http://h/v2.0/networks?limit=2&marker=b",
+                "previous http://h/v2.0/networks?limit=2&marker=a&page_reverse=True",
+            ]
+        );
+        let second = ok("limit=2&marker=b").page(items.clone(), url);
         assert_eq!(ids(&second), ["c", "d"]);
-        let rels: Vec<_> = second
-            .links
-            .unwrap_or_default()
-            .iter()
-            .map(|l| l["rel"].clone())
-            .collect();
-        assert_eq!(rels, [json!("previous")]);
+        assert_eq!(rels(&second).len(), 2);
+        // Past the end: an empty page, whose "previous" (without a marker)
+        // walks back from the end; no "next".
+        let past = ok("limit=2&marker=d").page(items.clone(), url);
+        assert!(past.items.is_empty());
+        assert_eq!(
+            rels(&past),
+            ["previous http://h/v2.0/networks?limit=2&page_reverse=True"]
+        );
+        let from_end = ok("limit=2&page_reverse=True").page(items.clone(), url);
+        assert_eq!(ids(&from_end), ["c", "d"]);
+        // A short page ends the walk in its direction.
+        let short = ok("limit=3&marker=b").page(items.clone(), url);
+        assert_eq!(ids(&short), ["c", "d"]);
+        assert_eq!(
+            rels(&short),
+            ["previous http://h/v2.0/networks?limit=3&marker=c&page_reverse=True"]
+        );
         let back = ok("limit=2&marker=c&page_reverse=True").page(items.clone(), "u");
         assert_eq!(ids(&back), ["a", "b"]);
         let sorted = ok("sort_key=name&sort_dir=desc&fields=id").page(items, "u");

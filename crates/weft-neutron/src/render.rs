@@ -5,8 +5,8 @@ use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 use weft_model::{
-    Kind, Meta, Model, Object, Port, PortStatus, SecurityGroup, SecurityGroupRule, Subnet, VifType,
-    VirtualNetwork,
+    Kind, Meta, Model, Object, Port, PortStatus, Router, SecurityGroup, SecurityGroupRule, Subnet,
+    VifType, VirtualNetwork,
 };
 
 use crate::error::Resource;
@@ -102,6 +102,20 @@ pub(crate) fn attributes(resource: Resource) -> &'static [&'static str] {
             "updated_at",
             "revision_number",
         ],
+        Resource::Router => &[
+            "id",
+            "name",
+            "tenant_id",
+            "project_id",
+            "admin_state_up",
+            "status",
+            "external_gateway_info",
+            "description",
+            "tags",
+            "created_at",
+            "updated_at",
+            "revision_number",
+        ],
         Resource::SecurityGroupRule => &[
             "id",
             "tenant_id",
@@ -121,6 +135,15 @@ pub(crate) fn attributes(resource: Resource) -> &'static [&'static str] {
             "updated_at",
             "revision_number",
         ],
+    }
+}
+
+/// Attributes a list may filter on that objects do not show: a subnet's
+/// `shared` is its network's.
+pub(crate) fn filter_only(resource: Resource) -> &'static [&'static str] {
+    match resource {
+        Resource::Subnet => &["shared"],
+        _ => &[],
     }
 }
 
@@ -200,7 +223,7 @@ pub(crate) fn network(model: &Model, n: &VirtualNetwork) -> Map<String, Value> {
         "shared": n.shared,
         "mtu": NETWORK_MTU,
         "router:external": false,
-        "port_security_enabled": true,
+        "port_security_enabled": n.port_security_enabled,
         "availability_zone_hints": [],
         "availability_zones": [],
     }));
@@ -222,10 +245,10 @@ pub(crate) fn subnet(model: &Model, s: &Subnet) -> Map<String, Value> {
             "nexthop": r.nexthop,
         })).collect::<Vec<_>>(),
         "enable_dhcp": s.enable_dhcp,
-        "ipv6_ra_mode": null,
-        "ipv6_address_mode": null,
+        "ipv6_ra_mode": s.ipv6_ra_mode,
+        "ipv6_address_mode": s.ipv6_address_mode,
         "subnetpool_id": null,
-        "service_types": [],
+        "service_types": s.service_types,
     }));
     standard(&mut map, &s.meta, &project_ref(model, s.project_id));
     map
@@ -293,8 +316,20 @@ pub(crate) fn security_group(model: &Model, g: &SecurityGroup) -> Map<String, Va
     map
 }
 
+pub(crate) fn router(model: &Model, r: &Router) -> Map<String, Value> {
+    let mut map = object(json!({
+        "name": r.name,
+        "admin_state_up": r.admin_state_up,
+        "status": "ACTIVE",
+        "external_gateway_info": null,
+    }));
+    standard(&mut map, &r.meta, &project_ref(model, r.project_id));
+    map
+}
+
 pub(crate) fn security_group_rule(model: &Model, r: &SecurityGroupRule) -> Map<String, Value> {
     let prefix = r.remote_ip_prefix.map(|p| p.to_string());
+    let given = r.remote_ip_prefix_given.clone().or_else(|| prefix.clone());
     let mut map = object(json!({
         "security_group_id": r.security_group_id,
         "direction": r.direction,
@@ -302,7 +337,7 @@ pub(crate) fn security_group_rule(model: &Model, r: &SecurityGroupRule) -> Map<S
         "protocol": r.protocol,
         "port_range_min": r.port_range_min,
         "port_range_max": r.port_range_max,
-        "remote_ip_prefix": prefix,
+        "remote_ip_prefix": given,
         "remote_group_id": r.remote_group_id,
         "remote_address_group_id": null,
         "normalized_cidr": prefix,

@@ -50,6 +50,7 @@ pub fn encode_object(object: &Object) -> Vec<u8> {
         Object::LoadBalancer(o) => serde_json::to_vec(o),
         Object::Node(o) => serde_json::to_vec(o),
         Object::ControlNode(o) => serde_json::to_vec(o),
+        Object::Router(o) => serde_json::to_vec(o),
     };
     // Model objects are plain data with string keys: serialising cannot fail.
     value.unwrap_or_default()
@@ -77,6 +78,7 @@ pub fn decode_object(kind: Kind, key: &str, value: &[u8]) -> Result<Object, Deco
         Kind::LoadBalancer => Object::LoadBalancer(serde_json::from_slice(value).map_err(wrap)?),
         Kind::Node => Object::Node(serde_json::from_slice(value).map_err(wrap)?),
         Kind::ControlNode => Object::ControlNode(serde_json::from_slice(value).map_err(wrap)?),
+        Kind::Router => Object::Router(serde_json::from_slice(value).map_err(wrap)?),
     })
 }
 

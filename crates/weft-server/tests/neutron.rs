@@ -135,7 +135,7 @@ async fn versions_and_extensions_describe_the_api() {
     assert_eq!(body["versions"][0]["id"], "v2.0");
     assert_eq!(body["versions"][0]["status"], "CURRENT");
     let (_, body) = r.get("/v2.0/", P).await;
-    assert_eq!(body["resources"].as_array().unwrap().len(), 5);
+    assert_eq!(body["resources"].as_array().unwrap().len(), 6);
     let (status, body) = r.get("/v2.0/extensions", P).await;
     assert_eq!(status, StatusCode::OK);
     let aliases: Vec<&str> = body["extensions"]
@@ -151,11 +151,20 @@ async fn versions_and_extensions_describe_the_api() {
         (status, body["extension"]["alias"].clone()),
         (StatusCode::OK, json!("binding"))
     );
-    let (status, body) = r
-        .get("/v2.0/extensions/tag-ports-during-bulk-creation", P)
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = r.get("/v2.0/extensions/router", P).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "routers are not routed: not advertised"
+    );
     assert_eq!(error_type(&body), "ExtensionNotFound");
+    for served in [
+        "standard-attr-tag",
+        "tag-ports-during-bulk-creation",
+        "net-mtu",
+    ] {
+        assert!(aliases.contains(&served), "{served}");
+    }
 }
 
 #[tokio::test]
@@ -704,4 +713,644 @@ async fn tokens_scope_what_each_project_sees() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["port"]["binding:vif_type"], "tap");
+}
+
+/// What tempest showed Neutron does and clients rely on: `null` UUIDs, bulk
+/// items wrapped in their singular key, a subnet's `shared` filter, the
+/// overlap wording clients retry on, IPv6 address modes, the agents list.
+#[tokio::test]
+async fn neutron_details_clients_rely_on() {
+    let r = Running::start(Auth::NoAuth).await;
+    let sg = r
+        .create(
+            "security-groups",
+            "security_group",
+            P,
+            json!({"name": "web"}),
+        )
+        .await;
+    let (status, body) = r
+        .post(
+            "/v2.0/security-group-rules",
+            P,
+            json!({"security_group_rule": {"security_group_id": sg["id"], "direction": "ingress",
+                   "protocol": "tcp", "remote_group_id": null, "remote_ip_prefix": null}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["security_group_rule"]["remote_group_id"], Value::Null);
+
+    let (status, body) = r
+        .post(
+            "/v2.0/security-groups",
+            P,
+            json!({"security_groups": [{"security_group": {"name": "b1"}},
+                                       {"security_group": {"name": "b2"}}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(names(&body["security_groups"]), ["b1", "b2"]);
+
+    let net = r
+        .create("networks", "network", P, json!({"name": "n"}))
+        .await;
+    let net_id = net["id"].as_str().unwrap();
+    let subnet = |cidr: &str, extra: Value| {
+        let mut s = json!({"network_id": net_id, "cidr": cidr,
+                           "ip_version": if cidr.contains(':') { 6 } else { 4 }});
+        for (k, v) in extra.as_object().unwrap() {
+            s[k] = v.clone();
+        }
+        json!({"subnet": s})
+    };
+    let (status, _) = r
+        .post("/v2.0/subnets", P, subnet("10.1.0.0/24", json!({})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = r
+        .post("/v2.0/subnets", P, subnet("10.1.0.0/25", json!({})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = body["NeutronError"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("overlaps with another subnet"),
+        "{message}"
+    );
+
+    let (status, body) = r.get("/v2.0/subnets?shared=False", P).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["subnets"].as_array().unwrap().len(), 1);
+    assert!(body["subnets"][0].get("shared").is_none(), "{body}");
+    let (_, body) = r.get("/v2.0/subnets?shared=True", P).await;
+    assert_eq!(body["subnets"], json!([]));
+
+    // IPv6 modes: recorded, only on IPv6, and they must agree.
+    let (status, body) = r
+        .post(
+            "/v2.0/subnets",
+            P,
+            subnet("10.2.0.0/24", json!({"ipv6_address_mode": "slaac"})),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::BAD_REQUEST, "InvalidInput")
+    );
+    let (status, _) = r
+        .post(
+            "/v2.0/subnets",
+            P,
+            subnet(
+                "2001:db8::/64",
+                json!({"ipv6_ra_mode": "slaac", "ipv6_address_mode": "dhcpv6-stateful"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = r
+        .post(
+            "/v2.0/subnets",
+            P,
+            subnet(
+                "2001:db8::/64",
+                json!({"ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let v6 = body["subnet"].clone();
+    assert_eq!(v6["ipv6_ra_mode"], "slaac");
+    assert_eq!(v6["ipv6_address_mode"], "slaac");
+    let port = r
+        .create("ports", "port", P, json!({"network_id": net_id}))
+        .await;
+    assert_eq!(port["fixed_ips"].as_array().unwrap().len(), 2, "{port}");
+    // On a SLAAC subnet the address is the EUI-64 one, from the MAC.
+    let mac: Vec<u8> = port["mac_address"]
+        .as_str()
+        .unwrap()
+        .split(':')
+        .map(|o| u8::from_str_radix(o, 16).unwrap())
+        .collect();
+    let eui64 = format!(
+        "2001:db8::{:x}:{:x}:{:x}:{:x}",
+        u16::from_be_bytes([mac[0] ^ 2, mac[1]]),
+        u16::from_be_bytes([mac[2], 0xff]),
+        u16::from_be_bytes([0xfe, mac[3]]),
+        u16::from_be_bytes([mac[4], mac[5]])
+    );
+    let v6_ip = port["fixed_ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["subnet_id"] == v6["id"])
+        .map(|f| f["ip_address"].as_str().unwrap().to_owned());
+    assert_eq!(v6_ip, Some(eui64), "{port}");
+    // A SLAAC subnet goes from under its ports; they lose its address.
+    let v6_id = v6["id"].as_str().unwrap();
+    assert_eq!(
+        r.delete(&format!("/v2.0/subnets/{v6_id}"), P).await,
+        StatusCode::NO_CONTENT
+    );
+    let (_, body) = r
+        .get(&format!("/v2.0/ports/{}", port["id"].as_str().unwrap()), P)
+        .await;
+    assert_eq!(
+        body["port"]["fixed_ips"].as_array().unwrap().len(),
+        1,
+        "{body}"
+    );
+    // The IPv4 subnet, whose address the port still holds, does not.
+    let (status, _) = r
+        .call(
+            Method::DELETE,
+            &format!(
+                "/v2.0/subnets/{}",
+                body["port"]["fixed_ips"][0]["subnet_id"].as_str().unwrap()
+            ),
+            Some(P),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, body) = r
+        .call(
+            Method::DELETE,
+            &format!("/v2.0/networks/{net_id}"),
+            Some(P),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "NetworkInUse")
+    );
+    let message = body["NeutronError"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("There are one or more ports still in use on the network"),
+        "{message}"
+    );
+
+    // A remote prefix is shown as given, and normalised beside it.
+    let (status, body) = r
+        .post(
+            "/v2.0/security-group-rules",
+            P,
+            json!({"security_group_rule": {"security_group_id": sg["id"], "direction": "ingress",
+                   "remote_ip_prefix": "10.0.0.34/24"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["security_group_rule"]["remote_ip_prefix"],
+        "10.0.0.34/24"
+    );
+    assert_eq!(
+        body["security_group_rule"]["normalized_cidr"],
+        "10.0.0.0/24"
+    );
+    let (status, body) = r
+        .post(
+            "/v2.0/security-group-rules",
+            P,
+            json!({"security_group_rule": {"security_group_id": sg["id"], "direction": "ingress",
+                   "remote_ip_prefix": "10.0.0.0/24"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "SecurityGroupRuleExists"),
+        "the same rule once normalised"
+    );
+
+    // Service types: a port takes its automatic address from the subnet
+    // that serves its device owner.
+    let typed = r
+        .create("networks", "network", P, json!({"name": "typed"}))
+        .await;
+    for (cidr, service) in [
+        ("192.168.1.0/24", "test:type_1"),
+        ("192.168.2.0/24", "test:type_2"),
+    ] {
+        let made = r
+            .create(
+                "subnets",
+                "subnet",
+                P,
+                json!({"network_id": typed["id"], "cidr": cidr, "ip_version": 4,
+                       "service_types": [service, "network:distributed"]}),
+            )
+            .await;
+        assert_eq!(
+            made["service_types"],
+            json!([service, "network:distributed"])
+        );
+    }
+    for (owner, prefix) in [("test:type_2", "192.168.2."), ("test:type_1", "192.168.1.")] {
+        let port = r
+            .create(
+                "ports",
+                "port",
+                P,
+                json!({"network_id": typed["id"], "device_owner": owner}),
+            )
+            .await;
+        let ip = port["fixed_ips"][0]["ip_address"].as_str().unwrap();
+        assert!(ip.starts_with(prefix), "{owner}: {ip}");
+    }
+    let (status, body) = r
+        .post(
+            "/v2.0/ports",
+            P,
+            json!({"port": {"network_id": typed["id"]}}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "no subnet serves it: {body}"
+    );
+
+    // Integers may come as strings; a network's port security is its new
+    // ports' default.
+    let open = r
+        .create(
+            "networks",
+            "network",
+            P,
+            json!({"name": "open", "port_security_enabled": false}),
+        )
+        .await;
+    assert_eq!(open["port_security_enabled"], false);
+    r.create(
+        "subnets",
+        "subnet",
+        P,
+        json!({"network_id": open["id"], "cidr": "10.5.0.0/24", "ip_version": "4"}),
+    )
+    .await;
+    let port = r
+        .create("ports", "port", P, json!({"network_id": open["id"]}))
+        .await;
+    assert_eq!(port["port_security_enabled"], false);
+    assert_eq!(port["security_groups"], json!([]));
+    let (_, body) = r
+        .put(
+            &format!("/v2.0/networks/{}", open["id"].as_str().unwrap()),
+            P,
+            json!({"network": {"port_security_enabled": true}}),
+        )
+        .await;
+    assert_eq!(body["network"]["port_security_enabled"], true);
+    let port = r
+        .create("ports", "port", P, json!({"network_id": open["id"]}))
+        .await;
+    assert_eq!(port["port_security_enabled"], true);
+    assert_eq!(port["security_groups"].as_array().unwrap().len(), 1);
+
+    let (status, body) = r.get("/v2.0/agents?agent_type=DHCP+Agent", P).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"agents": []})));
+}
+
+#[tokio::test]
+async fn tags_of_every_tagged_resource() {
+    let r = Running::start(Auth::NoAuth).await;
+    let net = r
+        .create(
+            "networks",
+            "network",
+            P,
+            json!({"name": "t", "tags": ["red"]}),
+        )
+        .await;
+    assert_eq!(net["tags"], json!(["red"]));
+    let tags = format!("/v2.0/networks/{}/tags", net["id"].as_str().unwrap());
+    let (status, _) = r
+        .call(Method::PUT, &format!("{tags}/blue"), Some(P), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, body) = r.get(&tags, P).await;
+    assert_eq!(body, json!({"tags": ["red", "blue"]}));
+    let (status, _) = r.get(&format!("{tags}/blue"), P).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = r.get(&format!("{tags}/green"), P).await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::NOT_FOUND, "TagNotFound")
+    );
+    let (_, body) = r.get("/v2.0/networks?tags=blue", P).await;
+    assert_eq!(names(&body["networks"]), ["t"]);
+    let (_, body) = r.get("/v2.0/networks?not-tags-any=blue", P).await;
+    assert_eq!(body["networks"], json!([]));
+
+    let (status, body) = r.put(&tags, P, json!({"tags": ["a", "b", "a"]})).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"tags": ["a", "b"]}))
+    );
+    assert_eq!(
+        r.delete(&format!("{tags}/a"), P).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        r.delete(&format!("{tags}/a"), P).await,
+        StatusCode::NOT_FOUND
+    );
+    let (_, body) = r
+        .get(
+            &format!("/v2.0/networks/{}", net["id"].as_str().unwrap()),
+            P,
+        )
+        .await;
+    assert_eq!(body["network"]["tags"], json!(["b"]));
+    assert_eq!(r.delete(&tags, P).await, StatusCode::NO_CONTENT);
+    let (_, body) = r.get(&tags, P).await;
+    assert_eq!(body, json!({"tags": []}));
+    let (status, _) = r.put(&tags, P, json!({"tags": [""]})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Ports of a bulk create take their own tags; groups and subnets have tags too.
+    let (status, body) = r
+        .post(
+            "/v2.0/ports",
+            P,
+            json!({"ports": [{"port": {"network_id": net["id"], "tags": ["x", "y"]}},
+                             {"port": {"network_id": net["id"]}}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["ports"][0]["tags"], json!(["x", "y"]));
+    assert_eq!(body["ports"][1]["tags"], json!([]));
+    let sg = r
+        .create("security-groups", "security_group", P, json!({"name": "g"}))
+        .await;
+    let path = format!(
+        "/v2.0/security-groups/{}/tags/k",
+        sg["id"].as_str().unwrap()
+    );
+    let (status, _) = r.call(Method::PUT, &path, Some(P), None).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, body) = r.get("/v2.0/security-groups?tags-any=k,z", P).await;
+    assert_eq!(names(&body["security_groups"]), ["g"]);
+}
+
+#[tokio::test]
+async fn routers_keep_their_interface_ports() {
+    let r = Running::start(Auth::NoAuth).await;
+    let net = r
+        .create("networks", "network", P, json!({"name": "n"}))
+        .await;
+    r.create(
+        "subnets",
+        "subnet",
+        P,
+        json!({"network_id": net["id"], "cidr": "10.9.0.0/24", "ip_version": 4}),
+    )
+    .await;
+    let router = r
+        .create(
+            "routers",
+            "router",
+            P,
+            json!({"name": "r1", "admin_state_up": false, "external_gateway_info": {}}),
+        )
+        .await;
+    assert_eq!(router["admin_state_up"], false);
+    assert_eq!(router["project_id"], P);
+    let rid = router["id"].as_str().unwrap();
+    let (status, body) = r
+        .post(
+            "/v2.0/routers",
+            P,
+            json!({"router": {"external_gateway_info": {"network_id": net["id"]}}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::BAD_REQUEST, "InvalidInput")
+    );
+
+    let port = r
+        .create("ports", "port", P, json!({"network_id": net["id"]}))
+        .await;
+    let pid = port["id"].as_str().unwrap();
+    let add = format!("/v2.0/routers/{rid}/add_router_interface");
+    let (status, body) = r.put(&add, P, json!({"port_id": pid})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["port_id"], pid);
+    assert_eq!(body["subnet_ids"].as_array().unwrap().len(), 1);
+    let (status, body) = r.put(&add, P, json!({"port_id": pid})).await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "PortInUse")
+    );
+    let (_, body) = r.get(&format!("/v2.0/ports?device_id={rid}"), P).await;
+    assert_eq!(ids(&body["ports"]), [pid]);
+    assert_eq!(body["ports"][0]["device_owner"], "network:router_interface");
+
+    let (status, body) = r
+        .call(Method::DELETE, &format!("/v2.0/ports/{pid}"), Some(P), None)
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "L3PortInUse")
+    );
+    let (status, body) = r
+        .call(
+            Method::DELETE,
+            &format!("/v2.0/routers/{rid}"),
+            Some(P),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "RouterInUse")
+    );
+
+    let remove = format!("/v2.0/routers/{rid}/remove_router_interface");
+    let (status, body) = r.put(&remove, P, json!({"port_id": pid})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = r.get(&format!("/v2.0/ports/{pid}"), P).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "removing an interface deletes its port"
+    );
+    let (status, body) = r.put(&remove, P, json!({"port_id": pid})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (_, body) = r
+        .put(
+            &format!("/v2.0/routers/{rid}"),
+            P,
+            json!({"router": {"name": "r2"}}),
+        )
+        .await;
+    assert_eq!(body["router"]["name"], "r2");
+    assert_eq!(
+        r.delete(&format!("/v2.0/routers/{rid}"), P).await,
+        StatusCode::NO_CONTENT
+    );
+    let (_, body) = r.get("/v2.0/routers", P).await;
+    assert_eq!(body["routers"], json!([]));
+}
+
+/// A member may not delete its project's default group; an admin deletes
+/// it with the (otherwise empty) project, and the next request makes both
+/// again.
+#[tokio::test]
+async fn default_group_goes_only_with_its_project() {
+    let r = Running::start(Auth::Keystone(Arc::new(FakeKeystone))).await;
+    let (_, body) = r.get("/v2.0/security-groups?name=default", "alice").await;
+    let default = body["security_groups"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v2.0/security-groups/{default}");
+    let (status, body) = r.call(Method::DELETE, &path, Some("alice"), None).await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "SecurityGroupCannotRemoveDefault")
+    );
+    let net = r
+        .create("networks", "network", "alice", json!({"name": "keep"}))
+        .await;
+    let (status, body) = r.call(Method::DELETE, &path, Some("admin"), None).await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "SecurityGroupInUse"),
+        "the project still owns a network"
+    );
+    assert_eq!(
+        r.delete(
+            &format!("/v2.0/networks/{}", net["id"].as_str().unwrap()),
+            "alice"
+        )
+        .await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(r.delete(&path, "admin").await, StatusCode::NO_CONTENT);
+    let (status, _) = r.get(&path, "admin").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, body) = r.get("/v2.0/security-groups?name=default", "alice").await;
+    let again = body["security_groups"][0]["id"].as_str().unwrap();
+    assert_ne!(again, default, "a new default group");
+}
+
+/// Quotas: Neutron's defaults for groups and rules, set per project by an
+/// admin, enforced on create, reset by DELETE.
+#[tokio::test]
+async fn quotas_limit_what_a_project_creates() {
+    let r = Running::start(Auth::Keystone(Arc::new(FakeKeystone))).await;
+    let (status, body) = r.get("/v2.0/quotas/a-id", "alice").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["quota"]["security_group"], 10);
+    assert_eq!(body["quota"]["security_group_rule"], 100);
+    assert_eq!(body["quota"]["port"], -1);
+    let (status, _) = r.get("/v2.0/quotas/b-id", "alice").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another project's quotas");
+    let (status, _) = r
+        .put(
+            "/v2.0/quotas/a-id",
+            "alice",
+            json!({"quota": {"security_group": 50}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "members do not set quotas");
+
+    // alice's project has its default group: one more group is allowed.
+    let (status, body) = r
+        .put(
+            "/v2.0/quotas/a-id",
+            "admin",
+            json!({"quota": {"security_group": 2, "force": true}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["quota"]["security_group"], 2);
+    r.create(
+        "security-groups",
+        "security_group",
+        "alice",
+        json!({"name": "one"}),
+    )
+    .await;
+    let (status, body) = r
+        .post(
+            "/v2.0/security-groups",
+            "alice",
+            json!({"security_group": {"name": "two"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "OverQuota")
+    );
+    let (_, body) = r.get("/v2.0/quotas/a-id/details", "alice").await;
+    assert_eq!(
+        body["quota"]["security_group"],
+        json!({"limit": 2, "used": 2, "reserved": 0})
+    );
+    let (_, body) = r.get("/v2.0/quotas", "admin").await;
+    assert_eq!(body["quotas"][0]["project_id"], "a-id");
+
+    let (status, _) = r
+        .put("/v2.0/quotas/a-id", "admin", json!({"quota": {"port": -2}}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = r
+        .put(
+            "/v2.0/quotas/a-id",
+            "admin",
+            json!({"quota": {"widgets": 1}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = r
+        .put(
+            "/v2.0/quotas/a-id",
+            "admin",
+            json!({"quota": {"port": 2_147_483_648_i64}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "limits are 32-bit");
+    // A new group comes with two egress rules, which count too.
+    let (status, _) = r
+        .put(
+            "/v2.0/quotas/a-id",
+            "admin",
+            json!({"quota": {"security_group": -1, "security_group_rule": 0}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = r
+        .post(
+            "/v2.0/security-groups",
+            "alice",
+            json!({"security_group": {"name": "r"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "OverQuota")
+    );
+    assert_eq!(
+        r.delete("/v2.0/quotas/a-id", "admin").await,
+        StatusCode::NO_CONTENT
+    );
+    // An admin listing a project's groups makes the project's default group
+    // (Neutron does), so quotas set from that count are right.
+    let (_, body) = r
+        .get("/v2.0/security-groups?project_id=c-id", "admin")
+        .await;
+    assert_eq!(names(&body["security_groups"]), ["default"]);
+    r.create(
+        "security-groups",
+        "security_group",
+        "alice",
+        json!({"name": "two"}),
+    )
+    .await;
+    let (_, body) = r.get("/v2.0/quotas/a-id/default", "alice").await;
+    assert_eq!(body["quota"]["security_group"], 10);
 }
