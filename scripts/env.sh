@@ -5,8 +5,24 @@
 # shellcheck shell=bash
 WEFT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export WEFT_CACHE=${WEFT_CACHE:-/var/cache/weft}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$WEFT_CACHE/target}
 mkdir -p "$WEFT_CACHE"
+if [[ -z ${CARGO_TARGET_DIR:-} && -f $WEFT_ROOT/.git ]]; then
+    # A linked git worktree (parallel work on one machine) builds into its
+    # own target dir: cargo gives the workspace's crates the same artifact
+    # names in every checkout and judges freshness by file times, so two
+    # checkouts sharing one dir could each link the other's code. The dir
+    # starts as a hard-linked copy of the shared one (dependencies stay
+    # built) without the workspace crates' fingerprints.
+    CARGO_TARGET_DIR=$WEFT_CACHE/target-$(basename "$WEFT_ROOT")
+    # Incremental caches of several checkouts fill the disk quickly.
+    export CARGO_INCREMENTAL=0
+    if [[ ! -d $CARGO_TARGET_DIR && -d $WEFT_CACHE/target ]]; then
+        cp -al "$WEFT_CACHE/target" "$CARGO_TARGET_DIR.tmp"
+        find "$CARGO_TARGET_DIR.tmp" -path '*/.fingerprint/weft-*' -prune -exec rm -rf {} +
+        mv "$CARGO_TARGET_DIR.tmp" "$CARGO_TARGET_DIR"
+    fi
+fi
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$WEFT_CACHE/target}
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 

@@ -63,6 +63,7 @@
 
 pub mod convergence;
 pub mod load;
+pub mod neutron_api;
 pub mod port_create;
 pub mod reference;
 pub mod report;
