@@ -42,7 +42,7 @@ struct Args {
     #[arg(long, default_value_t = 400)]
     neutron_ports: usize,
     /// Seconds after which a burst stops sending (each burst, each server).
-    #[arg(long, default_value_t = 90)]
+    #[arg(long, default_value_t = 60)]
     time_cap: u64,
     #[arg(long, value_delimiter = ',', default_value = "4,16")]
     concurrency: Vec<usize>,
