@@ -55,6 +55,18 @@
 //! [`topology`] removes namespaces and processes, also those of a crashed
 //! run. Needs root: `scripts/bench convergence`.
 //!
+//! # `neutron-api`
+//!
+//! Port creation through the OpenStack Neutron v2.0 API with Keystone
+//! tokens, weft's Neutron API against a real Neutron 29 (PyPI, ML2,
+//! MariaDB from Debian; `scripts/neutron-env`), both validating the same
+//! member user's token against the same real Keystone, driven by the same
+//! native keep-alive client in one run, at concurrency 4 and 16. The ratio
+//! is weft's ports/s over Neutron's at each concurrency (target ≥ 100×).
+//! Neutron gets fewer ports and a time cap, since it creates a few per
+//! second. See [`neutron_api`] for the method; `bench/neutron/run`
+//! (`scripts/bench neutron`) brings up Keystone, weft and Neutron.
+//!
 //! # Data plane
 //!
 //! `bench/dataplane/run` (a script, via `scripts/bench-dataplane`): weft's
@@ -63,6 +75,7 @@
 
 pub mod convergence;
 pub mod load;
+pub mod neutron_api;
 pub mod port_create;
 pub mod reference;
 pub mod report;
