@@ -151,6 +151,8 @@ pub enum AgentRunError {
     Underlay(#[from] UnderlayError),
     #[error("cannot start the control session")]
     Control(#[from] AgentError),
+    #[error("cannot serve the CNI endpoint")]
+    Cni(#[from] crate::cni::CniStartError),
     #[error("cannot serve introspection on {addr}")]
     Introspect {
         addr: std::net::SocketAddr,
@@ -191,6 +193,18 @@ impl Agent {
         let (session, events) = AgentSession::start(settings)?;
         let session = Arc::new(session);
         let (plugs_tx, plugs) = mpsc::unbounded_channel();
+        let cni = match &config.cni {
+            Some(settings) => {
+                let service = crate::cni::CniService::new(
+                    config.node.clone(),
+                    ns.clone(),
+                    &config.state_dir,
+                    settings,
+                )?;
+                Some(Arc::new(service).serve(settings).await?)
+            }
+            None => None,
+        };
         let ports = FdPorts::new(
             ns,
             registry,
@@ -224,6 +238,9 @@ impl Agent {
             () = shutdown => {}
         }
         http.abort();
+        if let Some(cni) = cni {
+            cni.abort();
+        }
         for reader in readers {
             reader.abort();
         }

@@ -8,6 +8,7 @@
 //!
 //! Errors have one shape, [`ErrorBody`], naming the field and the rule broken.
 
+pub mod cni;
 mod pod;
 mod resource;
 
