@@ -201,7 +201,7 @@ impl Agent {
                     &config.state_dir,
                     settings,
                 )?;
-                Some(Arc::new(service).serve(settings).await?)
+                Arc::new(service).serve(settings).await?
             }
             None => None,
         };

@@ -594,11 +594,13 @@ impl CniService {
     }
 
     /// Serves the plugin on `settings.socket` and retries queued work every
-    /// `settings.retry`, until dropped.
+    /// `settings.retry`, until the returned task is aborted. `None` when a
+    /// live agent already serves that socket (two agents on one machine
+    /// given the same path): it is left alone and this agent serves no CNI.
     pub async fn serve(
         self: Arc<Self>,
         settings: &CniSettings,
-    ) -> Result<tokio::task::JoinHandle<()>, CniStartError> {
+    ) -> Result<Option<tokio::task::JoinHandle<()>>, CniStartError> {
         let listen = |source| CniStartError::Listen {
             path: settings.socket.clone(),
             source,
@@ -606,6 +608,14 @@ impl CniService {
         if let Some(dir) = settings.socket.parent() {
             std::fs::create_dir_all(dir).map_err(listen)?;
         }
+        if UnixStream::connect(&settings.socket).await.is_ok() {
+            tracing::warn!(
+                socket = %settings.socket.display(),
+                "another agent serves the CNI socket; not serving CNI (give --cni-socket)"
+            );
+            return Ok(None);
+        }
+        // A socket file left by an agent that is gone.
         match std::fs::remove_file(&settings.socket) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -625,7 +635,7 @@ impl CniService {
                 tokio::time::sleep(retry).await;
             }
         });
-        Ok(tokio::spawn(async move {
+        Ok(Some(tokio::spawn(async move {
             let _retrier = AbortOnDrop(retrier);
             loop {
                 match listener.accept().await {
@@ -639,7 +649,7 @@ impl CniService {
                     }
                 }
             }
-        }))
+        })))
     }
 
     async fn connection(&self, stream: UnixStream) {
@@ -684,3 +694,6 @@ fn server_error(e: &ClientError, pod: &CniPod) -> CniReply {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests;
