@@ -15,6 +15,12 @@
 //! * VERSION answers alone; STATUS reports whether the agent can serve ADD
 //!   (50 when not); GC hands the runtime's valid attachments to the agent.
 //!
+//! Installing: the binary goes into the runtime's CNI bin dir (containerd:
+//! `bin_dir`, `--cni-bin-dir`) as `weft-cni`, and `weft-cni.conflist` (next
+//! to this crate's `Cargo.toml`) into its conf dir; `agentSocket` must be
+//! the agent's `--cni-socket` and `spoolDir` its `--cni-spool` (default
+//! `STATE_DIR/cni-spool`).
+//!
 //! Errors are printed as the spec's error object (`code`, `msg`,
 //! `details`) on stdout with exit status 1. The configuration keys are
 //! those of `weft-cni.conflist`: `agentSocket`, `spoolDir`, `cluster`,
