@@ -198,6 +198,7 @@ impl Agent {
                 let service = crate::cni::CniService::new(
                     config.node.clone(),
                     ns.clone(),
+                    config.underlay_ip,
                     &config.state_dir,
                     settings,
                 )?;

@@ -410,9 +410,10 @@ pub struct AgentArgs {
     /// Do not serve the CNI plugin (a node without pods).
     #[arg(long)]
     pub no_cni: bool,
-    /// MTU of pod interfaces (the underlay's less the tunnel overhead).
-    #[arg(long, default_value_t = 1450)]
-    pub cni_mtu: u32,
+    /// MTU of pod interfaces (default: the underlay interface's less the
+    /// largest tunnel overhead, 50).
+    #[arg(long)]
+    pub cni_mtu: Option<u32>,
     /// Where the plugin spools DELs while the agent is away (default:
     /// STATE_DIR/cni-spool).
     #[arg(long)]

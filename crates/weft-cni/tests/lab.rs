@@ -257,7 +257,29 @@ fn scenario(lab: &mut Lab, prefix: &str) -> Result<()> {
         c.args(["-n", &a.netns, "-o", "link", "show", "dev", "eth0"]);
         c
     })?;
-    ensure!(mtu.contains("mtu 1450"), "overlay MTU on eth0: {mtu}");
+    let underlay = run({
+        let mut c = Command::new("ip");
+        c.args([
+            "-n",
+            lab.netns(WORKER)?.name(),
+            "-o",
+            "link",
+            "show",
+            "dev",
+            "eth0",
+        ]);
+        c
+    })?;
+    let mtu_of = |line: &str| -> Option<u32> {
+        let mut words = line.split_whitespace();
+        words.find(|w| *w == "mtu")?;
+        words.next()?.parse().ok()
+    };
+    let (pod_mtu, underlay_mtu) = (mtu_of(&mtu), mtu_of(&underlay));
+    ensure!(
+        pod_mtu.is_some() && pod_mtu == underlay_mtu.map(|m| m - 50),
+        "the pod's MTU leaves room for the tunnel: pod {pod_mtu:?}, underlay {underlay_mtu:?}"
+    );
 
     // Gateway (the vRouter) and the pod on the other node, through the tunnel.
     wait_for("pod a → gateway", Duration::from_secs(20), || {
@@ -328,6 +350,17 @@ fn scenario(lab: &mut Lab, prefix: &str) -> Result<()> {
         cmd
     })?;
     ensure!(!links.contains(&host_if), "{host_if} is removed: {links}");
+
+    // DEL with the server away: done on the node at once, the port deleted
+    // once the server is back.
+    lab.stop_server();
+    let (exit, out) = cni("DEL", &b, &compute)?;
+    ensure!(exit == 0 && out.is_null(), "DEL with the server away: {out}");
+    ensure!(!b.ping("10.32.0.1", 1), "pod b is unplugged");
+    lab.start_server()?;
+    wait_for("the queued port deletion", Duration::from_secs(20), || {
+        port_ids(lab).is_ok_and(|p| !p.contains(&b.uid))
+    })?;
     Ok(())
 }
 

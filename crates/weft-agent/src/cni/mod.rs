@@ -46,6 +46,27 @@ use weft_types::MacAddr;
 pub use plumb::PlumbError;
 pub use records::{Attachment, RecordError, Records};
 
+/// The most a tunnel adds to a pod's packet: VXLAN over IPv4 (outer IPv4
+/// 20 + UDP 8 + VXLAN 8 + inner Ethernet 14); MPLSoUDP adds 32, MPLSoGRE 28.
+pub const TUNNEL_OVERHEAD: u32 = 50;
+
+/// The pods' MTU when the underlay's cannot be found.
+const FALLBACK_MTU: u32 = 1500 - TUNNEL_OVERHEAD;
+
+/// The MTU of the interface holding `underlay` in `ns`, less the tunnel
+/// overhead.
+fn overlay_mtu(ns: &Netns, underlay: std::net::Ipv4Addr) -> Option<u32> {
+    let mut nl = weft_system::Netlink::open(ns).ok()?;
+    let links = nl.links().ok()?;
+    links.into_iter().find_map(|link| {
+        let addresses = nl.addresses(&link.name).ok()?;
+        addresses
+            .iter()
+            .any(|a| a.addr() == IpAddr::V4(underlay))
+            .then(|| link.mtu.saturating_sub(TUNNEL_OVERHEAD))
+    })
+}
+
 /// The largest request the endpoint reads.
 const MAX_REQUEST: u64 = 1 << 20;
 
@@ -56,9 +77,10 @@ pub struct CniSettings {
     pub socket: PathBuf,
     /// `http://host:port` of the server's native API.
     pub api: Option<String>,
-    /// MTU of pod interfaces unless the plugin's configuration sets one:
-    /// the underlay's 1500 less the largest tunnel overhead (VXLAN, 50).
-    pub mtu: u32,
+    /// MTU of pod interfaces unless the plugin's configuration sets one;
+    /// `None`: the underlay interface's MTU less the largest tunnel
+    /// overhead ([`TUNNEL_OVERHEAD`]).
+    pub mtu: Option<u32>,
     /// Where the plugin spools DELs while the agent is away.
     pub spool: PathBuf,
     /// How often queued deletions are retried.
@@ -71,7 +93,7 @@ impl CniSettings {
         CniSettings {
             socket: socket.into(),
             api: None,
-            mtu: 1450,
+            mtu: None,
             spool: state_dir.join("cni-spool"),
             retry: Duration::from_secs(2),
         }
@@ -221,12 +243,22 @@ fn plan_of(result: &CniAttachment) -> Result<(MacAddr, Vec<IpNet>, Option<IpAddr
 }
 
 impl CniService {
+    /// The endpoint of node `node` whose underlay address is `underlay`
+    /// (to size pods' MTU), keeping its records in `state_dir`.
     pub fn new(
         node: String,
         node_ns: Netns,
+        underlay: std::net::Ipv4Addr,
         state_dir: &Path,
         settings: &CniSettings,
     ) -> Result<CniService, CniStartError> {
+        let mtu = settings.mtu.unwrap_or_else(|| {
+            overlay_mtu(&node_ns, underlay).unwrap_or_else(|| {
+                tracing::warn!(%underlay, mtu = FALLBACK_MTU, "underlay interface not found; pods get the fallback MTU");
+                FALLBACK_MTU
+            })
+        });
+        tracing::info!(mtu, "pods' MTU");
         let client = settings
             .api
             .as_deref()
@@ -237,7 +269,7 @@ impl CniService {
             node_ns,
             records: Records::open(state_dir, &settings.spool)?,
             client,
-            mtu: settings.mtu,
+            mtu,
             lock: Mutex::new(()),
         })
     }
@@ -380,6 +412,11 @@ impl CniService {
         self.records
             .put(&record)
             .map_err(|e| Self::record_error(&e))?;
+        // The pod is back before an earlier DEL reached the server: that
+        // deletion must not remove the port now in use again.
+        self.records
+            .port_delete_done(&record.port_id)
+            .map_err(|e| Self::record_error(&e))?;
         if let Err(reply) = self
             .plumb(&host_if, target, container, mac, addresses, gateway, mtu)
             .await
@@ -479,7 +516,27 @@ impl CniService {
         let Some(client) = &self.client else {
             return false;
         };
-        let done = match client.delete::<Ports>(port_id).await {
+        let in_use = self
+            .records
+            .all()
+            .is_ok_and(|all| all.iter().any(|a| a.port_id == port_id));
+        let done = if in_use {
+            tracing::info!(
+                port = port_id,
+                "queued deletion dropped: the port is in use again"
+            );
+            true
+        } else {
+            self.delete_on_server(client, port_id).await
+        };
+        if done && let Err(e) = self.records.port_delete_done(port_id) {
+            tracing::error!(error = %chain(&e), "cannot unqueue a port deletion");
+        }
+        done
+    }
+
+    async fn delete_on_server(&self, client: &Client, port_id: &str) -> bool {
+        match client.delete::<Ports>(port_id).await {
             Ok(_) => true,
             Err(ClientError::Api { status, .. }) if status.as_u16() == 404 => true,
             Err(ClientError::Api { status, detail }) if status.is_client_error() => {
@@ -490,11 +547,7 @@ impl CniService {
                 tracing::warn!(port = port_id, error = %chain(&e), "port deletion queued");
                 false
             }
-        };
-        if done && let Err(e) = self.records.port_delete_done(port_id) {
-            tracing::error!(error = %chain(&e), "cannot unqueue a port deletion");
         }
-        done
     }
 
     async fn check(&self, target: &CniTarget) -> Result<CniReply, CniReply> {

@@ -58,6 +58,7 @@ async fn refusals_carry_cni_codes_and_del_of_the_unknown_succeeds() {
     let service = CniService::new(
         "n1".into(),
         Netns::current().unwrap(),
+        std::net::Ipv4Addr::LOCALHOST,
         dir.path(),
         &settings,
     )
@@ -93,6 +94,7 @@ async fn refusals_carry_cni_codes_and_del_of_the_unknown_succeeds() {
     let blind = CniService::new(
         "n1".into(),
         Netns::current().unwrap(),
+        std::net::Ipv4Addr::LOCALHOST,
         dir.path(),
         &CniSettings::new(dir.path().join("b.sock"), dir.path()),
     )
@@ -115,6 +117,7 @@ async fn the_socket_answers_and_spooled_dels_are_drained() {
         CniService::new(
             "n1".into(),
             Netns::current().unwrap(),
+            std::net::Ipv4Addr::LOCALHOST,
             dir.path(),
             &settings,
         )
@@ -142,6 +145,7 @@ async fn the_socket_answers_and_spooled_dels_are_drained() {
         CniService::new(
             "n1".into(),
             Netns::current().unwrap(),
+            std::net::Ipv4Addr::LOCALHOST,
             dir.path(),
             &settings,
         )
