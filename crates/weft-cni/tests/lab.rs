@@ -355,7 +355,10 @@ fn scenario(lab: &mut Lab, prefix: &str) -> Result<()> {
     // once the server is back.
     lab.stop_server();
     let (exit, out) = cni("DEL", &b, &compute)?;
-    ensure!(exit == 0 && out.is_null(), "DEL with the server away: {out}");
+    ensure!(
+        exit == 0 && out.is_null(),
+        "DEL with the server away: {out}"
+    );
     ensure!(!b.ping("10.32.0.1", 1), "pod b is unplugged");
     lab.start_server()?;
     wait_for("the queued port deletion", Duration::from_secs(20), || {
