@@ -193,27 +193,28 @@ impl Agent {
         let (session, events) = AgentSession::start(settings)?;
         let session = Arc::new(session);
         let (plugs_tx, plugs) = mpsc::unbounded_channel();
-        let cni = match &config.cni {
-            Some(settings) => {
-                let service = crate::cni::CniService::new(
-                    config.node.clone(),
-                    ns.clone(),
-                    config.underlay_ip,
-                    &config.state_dir,
-                    settings,
-                )?;
-                Arc::new(service).serve(settings).await?
-            }
-            None => None,
-        };
         let ports = FdPorts::new(
-            ns,
+            ns.clone(),
             registry,
             dataplane.clone(),
             session.clone(),
             config.attach_retry,
             plugs_tx,
         );
+        let cni = match &config.cni {
+            Some(settings) => {
+                let service = crate::cni::CniService::new(
+                    config.node.clone(),
+                    ns,
+                    config.underlay_ip,
+                    &config.state_dir,
+                    settings,
+                )?
+                .wait_for_attachment(ports.attached().subscribe());
+                Arc::new(service).serve(settings).await?
+            }
+            None => None,
+        };
         let listener = TcpListener::bind(config.introspect)
             .await
             .map_err(|source| AgentRunError::Introspect {

@@ -85,6 +85,9 @@ pub struct CniSettings {
     pub spool: PathBuf,
     /// How often queued deletions are retried.
     pub retry: Duration,
+    /// How long ADD waits for the vRouter to take the pod's interface
+    /// before answering anyway (the pod is reachable once it does).
+    pub attach_wait: Duration,
 }
 
 impl CniSettings {
@@ -96,6 +99,7 @@ impl CniSettings {
             mtu: None,
             spool: state_dir.join("cni-spool"),
             retry: Duration::from_secs(2),
+            attach_wait: Duration::from_secs(10),
         }
     }
 }
@@ -125,6 +129,9 @@ pub struct CniService {
     records: Records,
     client: Option<Client>,
     mtu: u32,
+    /// The ports the vRouter holds; ADD answers once its port is among them.
+    attached: Option<tokio::sync::watch::Receiver<std::collections::BTreeSet<String>>>,
+    attach_wait: Duration,
     lock: Mutex<()>,
 }
 
@@ -270,8 +277,39 @@ impl CniService {
             records: Records::open(state_dir, &settings.spool)?,
             client,
             mtu,
+            attached: None,
+            attach_wait: settings.attach_wait,
             lock: Mutex::new(()),
         })
+    }
+
+    /// Makes ADD wait until the vRouter holds the pod's interface.
+    pub fn wait_for_attachment(
+        mut self,
+        attached: tokio::sync::watch::Receiver<std::collections::BTreeSet<String>>,
+    ) -> CniService {
+        self.attached = Some(attached);
+        self
+    }
+
+    /// Waits (bounded) until the vRouter holds `port_id`'s interface.
+    async fn attachment(&self, port_id: &str) {
+        let Some(attached) = &self.attached else {
+            return;
+        };
+        let mut attached = attached.clone();
+        let waited = tokio::time::timeout(
+            self.attach_wait,
+            attached.wait_for(|ports| ports.contains(port_id)),
+        )
+        .await;
+        if !matches!(waited, Ok(Ok(_))) {
+            tracing::warn!(
+                port = port_id,
+                wait = ?self.attach_wait,
+                "the vRouter has not taken the pod's interface yet; answering ADD anyway"
+            );
+        }
     }
 
     /// Serves one request.
@@ -357,6 +395,7 @@ impl CniService {
                 )
                 .await?;
             }
+            self.attachment(&known.port_id).await;
             return Ok(CniReply::Attached(Box::new(known.result)));
         }
         let pod = target.pod.as_ref().ok_or_else(|| {
@@ -426,6 +465,7 @@ impl CniService {
             let _ = self.records.forget(&target.container_id, &target.ifname);
             return Err(reply);
         }
+        self.attachment(&result.port_id).await;
         tracing::info!(
             container = %target.container_id, pod = %format!("{}/{}", pod.namespace, pod.name),
             port = %result.port_id, "pod plugged"
