@@ -151,6 +151,8 @@ pub enum AgentRunError {
     Underlay(#[from] UnderlayError),
     #[error("cannot start the control session")]
     Control(#[from] AgentError),
+    #[error("cannot serve the CNI endpoint")]
+    Cni(#[from] crate::cni::CniStartError),
     #[error("cannot serve introspection on {addr}")]
     Introspect {
         addr: std::net::SocketAddr,
@@ -192,13 +194,27 @@ impl Agent {
         let session = Arc::new(session);
         let (plugs_tx, plugs) = mpsc::unbounded_channel();
         let ports = FdPorts::new(
-            ns,
+            ns.clone(),
             registry,
             dataplane.clone(),
             session.clone(),
             config.attach_retry,
             plugs_tx,
         );
+        let cni = match &config.cni {
+            Some(settings) => {
+                let service = crate::cni::CniService::new(
+                    config.node.clone(),
+                    ns,
+                    config.underlay_ip,
+                    &config.state_dir,
+                    settings,
+                )?
+                .wait_for_attachment(ports.attached().subscribe());
+                Arc::new(service).serve(settings).await?
+            }
+            None => None,
+        };
         let listener = TcpListener::bind(config.introspect)
             .await
             .map_err(|source| AgentRunError::Introspect {
@@ -224,6 +240,9 @@ impl Agent {
             () = shutdown => {}
         }
         http.abort();
+        if let Some(cni) = cni {
+            cni.abort();
+        }
         for reader in readers {
             reader.abort();
         }

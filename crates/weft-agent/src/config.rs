@@ -26,6 +26,8 @@ pub struct AgentConfig {
     pub poll_interval: Duration,
     /// How often a port whose interface is missing is retried.
     pub attach_retry: Duration,
+    /// The local CNI endpoint, if served.
+    pub cni: Option<crate::cni::CniSettings>,
 }
 
 impl AgentConfig {
@@ -49,6 +51,7 @@ impl AgentConfig {
             state_dir: state_dir.into(),
             poll_interval: Duration::from_secs(1),
             attach_retry: Duration::from_millis(500),
+            cni: None,
         }
     }
 }

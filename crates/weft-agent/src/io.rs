@@ -8,7 +8,7 @@
 //! until the interface exists (a hypervisor may create the tap later), and
 //! reports them ACTIVE.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{self, IoSlice};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::AsFd;
@@ -338,9 +338,14 @@ pub struct FdPorts {
     dataplane: Dataplane,
     session: Arc<AgentSession>,
     retry: Duration,
-    tasks: HashMap<VifId, JoinHandle<()>>,
+    tasks: HashMap<VifId, (JoinHandle<()>, String)>,
     plugs: mpsc::UnboundedSender<(VifId, bool)>,
+    attached: AttachedPorts,
 }
+
+/// The ids of the ports whose interface the vRouter holds now; the CNI
+/// endpoint waits on it so that ADD answers once the pod is reachable.
+pub type AttachedPorts = Arc<tokio::sync::watch::Sender<BTreeSet<String>>>;
 
 impl FdTransmit {
     /// Writes to `underlay` and to the vifs `FdPorts` attach into `vifs`.
@@ -375,7 +380,13 @@ impl FdPorts {
             retry,
             tasks: HashMap::new(),
             plugs,
+            attached: Arc::new(tokio::sync::watch::Sender::new(BTreeSet::new())),
         }
+    }
+
+    /// Where the ports' attachment is published.
+    pub fn attached(&self) -> AttachedPorts {
+        self.attached.clone()
     }
 }
 
@@ -436,6 +447,7 @@ async fn serve_port(
     session: Arc<AgentSession>,
     retry: Duration,
     plugs: mpsc::UnboundedSender<(VifId, bool)>,
+    attached: AttachedPorts,
     attach: Attach,
 ) {
     let vif = attach.vif;
@@ -458,6 +470,9 @@ async fn serve_port(
             .insert(vif, device.clone());
         tracing::info!(port = %attach.port_id, interface = %attach.interface, ?vif, "port attached");
         let _ = plugs.send((vif, true));
+        attached.send_modify(|ports| {
+            ports.insert(attach.port_id.clone());
+        });
         session.port_status(attach.port_id.clone(), PortState::Active);
         let mut buf = vec![0u8; READ];
         loop {
@@ -479,6 +494,9 @@ async fn serve_port(
             .remove(&vif);
         tracing::info!(port = %attach.port_id, interface = %attach.interface, ?vif, "interface gone; port down");
         let _ = plugs.send((vif, false));
+        attached.send_modify(|ports| {
+            ports.remove(&attach.port_id);
+        });
         session.port_status(attach.port_id.clone(), PortState::Down);
     }
 }
@@ -487,6 +505,7 @@ impl Ports for FdPorts {
     fn attach(&mut self, attach: Attach) {
         self.detach(attach.vif);
         let vif = attach.vif;
+        let port_id = attach.port_id.clone();
         let task = tokio::spawn(serve_port(
             self.ns.clone(),
             self.vifs.clone(),
@@ -494,14 +513,18 @@ impl Ports for FdPorts {
             self.session.clone(),
             self.retry,
             self.plugs.clone(),
+            self.attached.clone(),
             attach,
         ));
-        self.tasks.insert(vif, task);
+        self.tasks.insert(vif, (task, port_id));
     }
 
     fn detach(&mut self, vif: VifId) {
-        if let Some(task) = self.tasks.remove(&vif) {
+        if let Some((task, port_id)) = self.tasks.remove(&vif) {
             task.abort();
+            self.attached.send_modify(|ports| {
+                ports.remove(&port_id);
+            });
         }
         self.vifs
             .lock()
@@ -512,7 +535,7 @@ impl Ports for FdPorts {
 
 impl Drop for FdPorts {
     fn drop(&mut self) {
-        for task in self.tasks.values() {
+        for (task, _) in self.tasks.values() {
             task.abort();
         }
     }

@@ -25,6 +25,9 @@
 //!   node's namespace.
 //! * [`introspect`] — the HTTP views the CLI formats like TF's `vif`, `rt`,
 //!   `nh`, `flow`, `dropstats`.
+//! * [`cni`] — the local CNI endpoint (unix socket) the `weft-cni` plugin
+//!   calls: pod ports got or made on the server at once, veths made into
+//!   the container's namespace, DELs queued while the server is away.
 //! * [`agent`] — [`Agent::run`], which wires them.
 //!
 //! Headless: when the control session drops the agent changes nothing and
@@ -40,14 +43,15 @@
 //! sockets in namespaces, ICMP echo both ways).
 //!
 //! # Not yet
-//! The local API for CNI ADD/DEL and VM port plug (ports come only from the
-//! control node's snapshots), `PortState::Down` on detach, honouring the
+//! A local API for VM port plug (VM ports come only from the control
+//! node's snapshots), `PortState::Down` on detach, honouring the
 //! engine's flow-hash UDP source port (the underlay sockets are bound to
 //! 6635/4789), batching (one frame per syscall), stale-route cleanup on
 //! agent restart beyond what the session's End-of-RIB does, ECMP between
 //! several nodes advertising one prefix (the lowest next hop wins).
 
 pub mod agent;
+pub mod cni;
 pub mod config;
 mod convert;
 pub mod dataplane;

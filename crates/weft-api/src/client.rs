@@ -5,7 +5,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use weft_model::{GlobalConfig, UpdateGlobalConfig};
 
-use crate::{ErrorBody, ErrorDetail, ListQuery, Resource, ServerInfo};
+use crate::{
+    ErrorBody, ErrorDetail, ListQuery, POD_PORTS_PATH, PodPort, PodPortRequest, Resource,
+    ServerInfo,
+};
 
 /// What a call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -163,5 +166,11 @@ impl Client {
             Some(req),
         )
         .await
+    }
+
+    /// Gets or creates a pod's port (`POST /v1/pod-ports`).
+    pub async fn pod_port(&self, req: &PodPortRequest) -> Result<PodPort, ClientError> {
+        self.call(Method::POST, self.url(POD_PORTS_PATH, None), Some(req))
+            .await
     }
 }

@@ -8,6 +8,8 @@
 //!
 //! Errors have one shape, [`ErrorBody`], naming the field and the rule broken.
 
+pub mod cni;
+mod pod;
 mod resource;
 
 #[cfg(feature = "client")]
@@ -17,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+pub use pod::*;
 pub use resource::*;
 
 /// Every error the API returns has this body.

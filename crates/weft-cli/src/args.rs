@@ -397,9 +397,27 @@ pub struct AgentArgs {
     /// Address of the introspection API (`weft vif`, `rt`, …).
     #[arg(long, default_value = "127.0.0.1:8085")]
     pub introspect: SocketAddr,
-    /// Where the agent keeps its labels across restarts.
+    /// Where the agent keeps its labels and CNI records across restarts.
     #[arg(long, default_value = "/var/lib/weft/agent")]
     pub state_dir: PathBuf,
+    /// The server's native API (http://host:port), asked for pods' ports
+    /// on CNI ADD.
+    #[arg(long, env = "WEFT_SERVER")]
+    pub api: Option<String>,
+    /// The unix socket the `weft-cni` plugin talks to.
+    #[arg(long, default_value = weft_api::cni::DEFAULT_CNI_SOCKET)]
+    pub cni_socket: PathBuf,
+    /// Do not serve the CNI plugin (a node without pods).
+    #[arg(long)]
+    pub no_cni: bool,
+    /// MTU of pod interfaces (default: the underlay interface's less the
+    /// largest tunnel overhead, 50).
+    #[arg(long)]
+    pub cni_mtu: Option<u32>,
+    /// Where the plugin spools DELs while the agent is away (default:
+    /// STATE_DIR/cni-spool).
+    #[arg(long)]
+    pub cni_spool: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -107,6 +107,15 @@ pub(crate) async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
         args.state_dir,
     );
     config.netns = args.netns;
+    if !args.no_cni {
+        let mut cni = weft_agent::cni::CniSettings::new(args.cni_socket, &config.state_dir);
+        cni.api = args.api;
+        cni.mtu = args.cni_mtu;
+        if let Some(spool) = args.cni_spool {
+            cni.spool = spool;
+        }
+        config.cni = Some(cni);
+    }
     tracing::info!(node = %config.node, introspect = %args.introspect, "weft agent starting");
     weft_agent::Agent::run(config, shutdown_signal()?).await?;
     Ok(())

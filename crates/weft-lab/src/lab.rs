@@ -227,6 +227,12 @@ impl Lab {
         self.config.state_dir.join(format!("agent-{host}"))
     }
 
+    /// The unix socket a host's agent serves the CNI plugin on (one per
+    /// agent: the lab's hosts share one filesystem).
+    pub fn cni_socket(&self, host: &str) -> PathBuf {
+        self.agent_state_dir(host).join("cni.sock")
+    }
+
     /// Starts the server and every agent, each once ready.
     pub fn start(&mut self) -> Result<(), LabError> {
         self.start_server()?;
@@ -341,9 +347,13 @@ impl Lab {
                 &self.topology.control_url()?,
                 "--introspect",
                 &format!("127.0.0.1:{INTROSPECT_PORT}"),
+                "--api",
+                &self.topology.api_url()?,
                 "--state-dir",
             ])
             .arg(self.agent_state_dir(host))
+            .arg("--cni-socket")
+            .arg(self.cni_socket(host))
             .env("WEFT_TOKEN", &self.config.token)
             .env("WEFT_LOG", &self.config.log_filter)
             .env("NO_COLOR", "1");

@@ -25,11 +25,13 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Turns true when the server shuts down; endless responses end then.
     pub closing: tokio::sync::watch::Receiver<bool>,
+    /// Decides which network and project a pod's port goes to.
+    pub pods: Arc<dyn crate::pod::PodNetworks>,
 }
 
 impl AppState {
     /// Runs `f` on the committed model.
-    fn read<T>(&self, f: impl FnOnce(&Model, u64) -> T) -> T {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Model, u64) -> T) -> T {
         let view = match self.view.read() {
             Ok(view) => view,
             Err(poisoned) => poisoned.into_inner(),
@@ -39,7 +41,7 @@ impl AppState {
 }
 
 /// A JSON response carrying the store revision it reflects.
-fn respond<T: Serialize>(status: StatusCode, revision: u64, body: &T) -> Response {
+pub(crate) fn respond<T: Serialize>(status: StatusCode, revision: u64, body: &T) -> Response {
     let mut response = (status, Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(&revision.to_string()) {
         response.headers_mut().insert(REVISION_HEADER, value);
@@ -251,6 +253,10 @@ pub(crate) fn router(state: AppState) -> Router {
                 .fallback(method_not_allowed),
         )
         .route("/v1/watch", get(crate::watch::watch))
+        .route(
+            weft_api::POD_PORTS_PATH,
+            axum::routing::post(crate::pod::pod_port).fallback(method_not_allowed),
+        )
         .fallback(no_route)
         .with_state(state)
 }

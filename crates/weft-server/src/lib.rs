@@ -15,6 +15,7 @@ pub mod extract;
 mod http;
 mod neutron;
 pub mod openapi;
+pub mod pod;
 mod watch;
 pub mod writer;
 
@@ -29,6 +30,7 @@ use weft_store::{SqliteOptions, SqliteStore, Store, StoreError};
 
 pub use error::ApiError;
 pub use http::AppState;
+pub use pod::{DefaultPodNetworks, PodNetworkError, PodNetworks, PodPlacement};
 
 /// Where the server keeps its state and listens.
 #[derive(Clone, Debug)]
@@ -123,6 +125,7 @@ impl Server {
                 view,
                 store,
                 closing: closing_rx,
+                pods: Arc::new(pod::DefaultPodNetworks),
             },
             listener,
             closing,
@@ -144,6 +147,13 @@ impl Server {
         settings.grace = config.grace;
         self.control = Some((listener, settings));
         Ok(self)
+    }
+
+    /// Decides pods' networks with `pods` (kube-manager) instead of
+    /// [`DefaultPodNetworks`].
+    pub fn with_pod_networks(mut self, pods: Arc<dyn PodNetworks>) -> Server {
+        self.state.pods = pods;
+        self
     }
 
     /// Also serves the OpenStack Neutron v2.0 API on `config.listen`, over

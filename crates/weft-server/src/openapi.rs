@@ -10,7 +10,10 @@ use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref,
     RefOr, Required, ResponseBuilder, Schema,
 };
-use weft_api::{ErrorBody, Resource, ResourceVisitor, ServerInfo, WatchEvent};
+use weft_api::{
+    ErrorBody, POD_PORTS_PATH, PodAddress, PodPort, PodPortRequest, Resource, ResourceVisitor,
+    ServerInfo, WatchEvent,
+};
 use weft_model::{GlobalConfig, UpdateGlobalConfig};
 
 fn schema_ref<T: ToSchema>() -> RefOr<Schema> {
@@ -159,6 +162,32 @@ pub fn document() -> OpenApi {
     doc.add_schema::<GlobalConfig>();
     doc.add_schema::<UpdateGlobalConfig>();
     doc.add_schema::<WatchEvent>();
+    doc.add_schema::<PodPortRequest>();
+    doc.add_schema::<PodAddress>();
+    doc.add_schema::<PodPort>();
+    doc.add_path(
+        POD_PORTS_PATH,
+        PathItem::new(
+            HttpMethod::Post,
+            OperationBuilder::new()
+                .operation_id(Some("get-or-create-pod-port"))
+                .description(Some(
+                    "The port of a Kubernetes pod, made on first call (its UUID is the pod's \
+                     UID) on the network the pod-network resolver picks",
+                ))
+                .request_body(body(schema_ref::<PodPortRequest>()))
+                .response(
+                    "200",
+                    ok("The pod's existing port", schema_ref::<PodPort>()),
+                )
+                .response("201", ok("Created", schema_ref::<PodPort>()))
+                .response(
+                    "400",
+                    error("A field breaks a rule, or the pod's network does not exist"),
+                )
+                .response("409", error("The pod's port is bound to another node")),
+        ),
+    );
     doc.add_path(
         "/",
         PathItem::new(

@@ -242,6 +242,13 @@ impl Netlink {
         )
     }
 
+    /// Renames a link (it must be down).
+    pub fn set_name(&mut self, name: &str, new_name: &str) -> Result<(), LinkError> {
+        let index = self.ifindex(name)?;
+        let msg = LinkUnspec::new_with_index(index).name(new_name).build();
+        self.set(msg, "rename", name)
+    }
+
     /// Enslaves `name` to the bridge `bridge`.
     pub fn set_master(&mut self, name: &str, bridge: &str) -> Result<(), LinkError> {
         let master = self.ifindex(bridge)?;
@@ -273,6 +280,36 @@ impl Netlink {
                 .build(),
         };
         self.create(RouteNetlinkMessage::NewAddress(msg), "add address", name)
+    }
+
+    /// The addresses of `name`, with their prefix lengths.
+    pub fn addresses(&mut self, name: &str) -> Result<Vec<IpNet>, LinkError> {
+        use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+        let index = self.ifindex(name)?;
+        let replies = self.request(
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            NLM_F_REQUEST | NLM_F_DUMP,
+            "list addresses",
+            name,
+        )?;
+        let mut out = Vec::new();
+        for reply in replies {
+            let RouteNetlinkMessage::NewAddress(msg) = reply else {
+                continue;
+            };
+            if msg.header.index != index {
+                continue;
+            }
+            let len = msg.header.prefix_len;
+            for attr in &msg.attributes {
+                if let AddressAttribute::Address(ip) = attr
+                    && let Ok(net) = IpNet::new(*ip, len)
+                {
+                    out.push(net);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Adds a route to `dest` via `gateway` and/or out of `dev` (main table).
