@@ -26,6 +26,10 @@ pub struct AgentConfig {
     pub poll_interval: Duration,
     /// How often a port whose interface is missing is retried.
     pub attach_retry: Duration,
+    /// The tap the agent creates for the node's own stack (TF's vhost0);
+    /// `None`: the node does not reach its workloads and no VN gets
+    /// fabric SNAT on this node.
+    pub host_interface: Option<String>,
 }
 
 impl AgentConfig {
@@ -49,6 +53,7 @@ impl AgentConfig {
             state_dir: state_dir.into(),
             poll_interval: Duration::from_secs(1),
             attach_retry: Duration::from_millis(500),
+            host_interface: None,
         }
     }
 }

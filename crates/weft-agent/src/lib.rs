@@ -51,6 +51,7 @@ pub mod agent;
 pub mod config;
 mod convert;
 pub mod dataplane;
+pub mod host;
 pub mod introspect;
 pub mod io;
 pub mod labels;

@@ -25,6 +25,7 @@ use weft_vrouter::{
 };
 
 use crate::convert;
+use crate::host::{HOST_MAC, HOST_VIF, HOST_VRF, KernelChanges};
 use crate::labels::Labels;
 
 /// A port whose interface the data plane must open.
@@ -54,6 +55,8 @@ pub struct Plan {
     pub detach: Vec<VifId>,
     /// Items skipped because a field was unusable, for the log.
     pub problems: Vec<String>,
+    /// What the node's kernel must change (with a host interface only).
+    pub kernel: KernelChanges,
 }
 
 impl Plan {
@@ -66,6 +69,7 @@ impl Plan {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum NhOwner {
     Receive,
+    Host,
     Port(String),
     Remote(String, Prefix),
 }
@@ -107,6 +111,18 @@ pub struct Reconciler {
     plugged: BTreeSet<VifId>,
     /// Load-balanced services as programmed.
     services: BTreeMap<ServiceKey, Vec<Backend>>,
+    /// The node's own stack, when the agent holds a host interface.
+    host: Option<HostState>,
+}
+
+/// The host vif and what the kernel was told.
+#[derive(Debug, Clone, PartialEq)]
+struct HostState {
+    interface: String,
+    /// Local workload addresses routed to the host interface.
+    kernel_routes: BTreeSet<Ipv4Addr>,
+    /// Sources the kernel masquerades.
+    snat: Vec<Prefix>,
 }
 
 /// The next hop every gateway and service address points at.
@@ -131,7 +147,22 @@ impl Reconciler {
             nh_ids,
             plugged: BTreeSet::new(),
             services: BTreeMap::new(),
+            host: None,
         }
+    }
+
+    /// Programs the node's own stack as the host vif on `interface` (TF's
+    /// vhost0): a host VRF routing every local workload address, in every
+    /// VRF with local ports a route for the node's underlay address to the
+    /// host vif, and in VRFs with `fabric_snat` a default route to it.
+    /// None of these routes is published.
+    pub fn with_host(mut self, interface: impl Into<String>) -> Self {
+        self.host = Some(HostState {
+            interface: interface.into(),
+            kernel_routes: BTreeSet::new(),
+            snat: Vec::new(),
+        });
+        self
     }
 
     /// The VRF id of a VRF name, once programmed.
@@ -169,6 +200,18 @@ impl Reconciler {
                 id: RECEIVE_NH,
                 kind: NextHopKind::Receive,
             }));
+            if let Some(host) = &self.host {
+                let interface = host.interface.clone();
+                let nh = self.nh_id(NhOwner::Host);
+                plan.commands
+                    .extend(host_commands(&interface, self.underlay, nh));
+                plan.attach.push(Attach {
+                    port_id: String::new(),
+                    vif: HOST_VIF,
+                    kind: VifKind::Host,
+                    interface,
+                });
+            }
         }
         let priority = convert::encapsulations(config.encapsulation_priority());
         if !priority.is_empty() && priority != self.encap_priority {
@@ -225,11 +268,21 @@ impl Reconciler {
                 );
             }
         }
+        let snat = self.host_routes(config, &ports, &port_nhs, &mut local_routes);
+        // A moved port's next hop is deleted and added again: every route
+        // through it goes first (the host VRF's keep their key).
+        let moved_nhs: BTreeSet<NhId> = moved
+            .iter()
+            .filter_map(|id| self.nh_ids.get(&NhOwner::Port(id.clone())))
+            .copied()
+            .collect();
         let stale_routes: Vec<(VrfId, Prefix)> = self
             .local_routes
-            .keys()
-            .filter(|key| !local_routes.contains_key(*key))
-            .copied()
+            .iter()
+            .filter(|(key, route)| {
+                !local_routes.contains_key(*key) || moved_nhs.contains(&route.nh)
+            })
+            .map(|(key, _)| *key)
             .collect();
         for (vrf, prefix) in stale_routes {
             self.local_routes.remove(&(vrf, prefix));
@@ -351,7 +404,80 @@ impl Reconciler {
             self.sync_remote(&key, &mut plan);
         }
         self.sync_published(&mut plan);
+        self.sync_kernel(&ports_v4(&self.ports), snat, &mut plan);
         plan
+    }
+
+    /// The host vif's routes, added to `local_routes` (a port's own
+    /// address always wins); returns the subnets to masquerade.
+    fn host_routes(
+        &mut self,
+        config: &NodeConfig,
+        ports: &BTreeMap<String, PortState>,
+        port_nhs: &BTreeMap<String, NhId>,
+        local_routes: &mut BTreeMap<(VrfId, Prefix), RouteConfig>,
+    ) -> Vec<Prefix> {
+        if self.host.is_none() {
+            return Vec::new();
+        }
+        let host_nh = self.nh_id(NhOwner::Host);
+        let route = |vrf, prefix, nh| RouteConfig {
+            vrf,
+            prefix,
+            nh,
+            sgs: Vec::new(),
+        };
+        let mut snat = BTreeSet::new();
+        for (id, state) in ports {
+            let Some(nh) = port_nhs.get(id) else {
+                continue;
+            };
+            for addr in state.vif.addrs.iter().filter(|a| a.is_ipv4()) {
+                let prefix = Prefix::host(*addr);
+                local_routes
+                    .entry((HOST_VRF, prefix))
+                    .or_insert_with(|| route(HOST_VRF, prefix, *nh));
+            }
+            let vrf = state.vif.vrf;
+            let node = Prefix::host(IpAddr::V4(self.underlay));
+            local_routes
+                .entry((vrf, node))
+                .or_insert_with(|| route(vrf, node, host_nh));
+            let Some(listed) = config.vrfs.iter().find(|v| v.name == state.vrf_name) else {
+                continue;
+            };
+            if listed.fabric_snat {
+                let default = Prefix::parse_strict("0.0.0.0/0").ok();
+                if let Some(default) = default {
+                    local_routes
+                        .entry((vrf, default))
+                        .or_insert_with(|| route(vrf, default, host_nh));
+                }
+                snat.extend(
+                    listed
+                        .subnets
+                        .iter()
+                        .filter_map(|s| Prefix::parse_strict(s).ok())
+                        .filter(|p| p.is_ipv4()),
+                );
+            }
+        }
+        snat.into_iter().collect()
+    }
+
+    /// Brings the kernel's routes to local workloads and its masquerade
+    /// sources in line with the ports.
+    fn sync_kernel(&mut self, addrs: &BTreeSet<Ipv4Addr>, snat: Vec<Prefix>, plan: &mut Plan) {
+        let Some(host) = &mut self.host else {
+            return;
+        };
+        plan.kernel.delete_routes = host.kernel_routes.difference(addrs).copied().collect();
+        plan.kernel.add_routes = addrs.difference(&host.kernel_routes).copied().collect();
+        host.kernel_routes = addrs.clone();
+        if snat != host.snat {
+            host.snat = snat.clone();
+            plan.kernel.snat = Some(snat);
+        }
     }
 
     /// A remote path to install or replace.
@@ -515,6 +641,46 @@ impl Reconciler {
         }
         self.published = desired;
     }
+}
+
+/// The host VRF, the host vif and its next hop.
+fn host_commands(interface: &str, underlay: Ipv4Addr, nh: NhId) -> Vec<Command> {
+    vec![
+        Command::AddVrf(VrfConfig {
+            id: HOST_VRF,
+            vni: None,
+            name: "host".into(),
+        }),
+        Command::AddVif(VifConfig {
+            id: HOST_VIF,
+            name: interface.to_owned(),
+            kind: VifKind::Host,
+            mac: HOST_MAC,
+            addrs: vec![IpAddr::V4(underlay)],
+            vrf: HOST_VRF,
+            policy: false,
+            allowed_address_pairs: Vec::new(),
+            sgs: Vec::new(),
+            label: None,
+            dhcp: None,
+        }),
+        Command::AddNextHop(NextHop {
+            id: nh,
+            kind: NextHopKind::Encap { vif: HOST_VIF },
+        }),
+    ]
+}
+
+/// The IPv4 addresses of the programmed ports.
+fn ports_v4(ports: &BTreeMap<String, PortState>) -> BTreeSet<Ipv4Addr> {
+    ports
+        .values()
+        .flat_map(|p| p.vif.addrs.iter())
+        .filter_map(|a| match a {
+            IpAddr::V4(v4) => Some(*v4),
+            IpAddr::V6(_) => None,
+        })
+        .collect()
 }
 
 /// What a port's next hop is the route to: its own addresses, then the

@@ -107,6 +107,7 @@ pub(crate) async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
         args.state_dir,
     );
     config.netns = args.netns;
+    config.host_interface = args.host_interface;
     tracing::info!(node = %config.node, introspect = %args.introspect, "weft agent starting");
     weft_agent::Agent::run(config, shutdown_signal()?).await?;
     Ok(())

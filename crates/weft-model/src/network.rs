@@ -48,6 +48,7 @@ impl Model {
             forwarding_mode: req.forwarding_mode.unwrap_or_default(),
             shared: req.shared,
             admin_state_up: req.admin_state_up.unwrap_or(true),
+            fabric_snat: req.fabric_snat,
         };
 
         let mut subnets: Vec<Subnet> = Vec::with_capacity(req.subnets.len());
@@ -133,6 +134,9 @@ impl Model {
         }
         if let Some(up) = req.admin_state_up {
             network.admin_state_up = up;
+        }
+        if let Some(snat) = req.fabric_snat {
+            network.fabric_snat = snat;
         }
         touch(&mut network.meta, ctx.now);
         Ok(Outcome {

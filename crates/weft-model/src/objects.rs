@@ -81,6 +81,11 @@ pub struct VirtualNetwork {
     pub forwarding_mode: ForwardingMode,
     pub shared: bool,
     pub admin_state_up: bool,
+    /// Traffic of the VN's workloads for the fabric leaves through their
+    /// node's own stack, masqueraded to the node's underlay address (TF's
+    /// `fabric_snat`; Kubernetes pods reaching the API server).
+    #[serde(default)]
+    pub fabric_snat: bool,
 }
 
 impl VirtualNetwork {

@@ -149,6 +149,10 @@ pub struct CreateNetwork {
     pub shared: bool,
     #[serde(default)]
     pub admin_state_up: Option<bool>,
+    /// Workloads reach the fabric through their node, masqueraded to its
+    /// underlay address. Default false.
+    #[serde(default)]
+    pub fabric_snat: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -182,6 +186,8 @@ pub struct UpdateNetwork {
     pub shared: Option<bool>,
     #[serde(default)]
     pub admin_state_up: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fabric_snat: Option<bool>,
 }
 
 /// Create a subnet. Inside a network create, `network` is left out.
