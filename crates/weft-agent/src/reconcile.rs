@@ -858,3 +858,7 @@ fn port_state(
 #[cfg(test)]
 #[path = "reconcile_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "reconcile_host_tests.rs"]
+mod host_tests;
