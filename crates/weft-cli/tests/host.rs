@@ -45,6 +45,16 @@ fn fetch(lab: &Lab, from: &str, url: &str) -> Result<Option<String>> {
     Ok(out.status.success().then(|| stdout(&out)))
 }
 
+/// The client address the CGI script reports, as plain IPv4 (busybox
+/// httpd listens on a dual-stack socket: `[::ffff:a.b.c.d]`).
+fn client_of(body: &str) -> String {
+    body.trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_start_matches("::ffff:")
+        .to_owned()
+}
+
 /// `program args` inside the node's namespace, as `ip netns exec` runs it.
 fn on_node(lab: &Lab, program: &str, args: &[&str]) -> Result<Output> {
     Ok(lab.exec(WORKER, program)?.args(args).output()?)
@@ -136,7 +146,7 @@ fn the_node_reaches_its_pods_and_pods_reach_the_fabric_through_snat() -> Result<
                     .and_then(|mut c| c.args(["-ltn"]).output().ok())
                     .map(|o| stdout(&o));
                 format!(
-                    "last body: {last:?}; drops {:?}; flows {:?}; wget: {}; link: {}; neigh: {}; pod: {pod_diag:?}",
+                    "last body: {last:?}; drops {:?}; flows {:?}; curl: {}; link: {}; neigh: {}; pod: {pod_diag:?}",
                     agent(lab, WORKER, &["dropstats"]).ok(),
                     agent(lab, WORKER, &["flow", "-l"]).ok(),
                     diag("curl", &["-sS", "--noproxy", "*", "-m", "2", &url]),
@@ -170,7 +180,8 @@ fn the_node_reaches_its_pods_and_pods_reach_the_fabric_through_snat() -> Result<
                     "curl",
                     &["-sS", "--noproxy", "*", "-m", "2", &whoami],
                 ));
-                fetch(lab, WORKER, &whoami).is_ok_and(|b| b.as_deref() == Some("192.168.200.14\n"))
+                fetch(lab, WORKER, &whoami)
+                    .is_ok_and(|b| b.as_deref().map(client_of).as_deref() == Some(NODE_IP))
             })
             .with_context(|| format!("last: {last:?}"))?;
 
@@ -201,7 +212,7 @@ fn the_node_reaches_its_pods_and_pods_reach_the_fabric_through_snat() -> Result<
             )
             .with_context(|| format!("last answer: {last:?}"))?;
             ensure!(
-                last.as_deref() == Some("192.168.200.14\n"),
+                last.as_deref().map(client_of).as_deref() == Some(NODE_IP),
                 "the server saw {last:?}, not the node's address"
             );
             let nat = on_node(lab, "nft", &["list", "table", "ip", "weft_fabric_snat"])?;
@@ -210,11 +221,28 @@ fn the_node_reaches_its_pods_and_pods_reach_the_fabric_through_snat() -> Result<
                 "NAT table: {}",
                 stdout(&nat)
             );
-            // Still only egress: the fabric cannot open a connection to
-            // the pod through the node (it has no route, and the node's
-            // kernel forwards only what the pod's group admits).
-            let in_ping = ping(lab, WORKER, &pod_ip, 2)?;
-            ensure!(in_ping.all(), "node → pod with fabric SNAT: {in_ping:?}");
+            // The node forwards for the pod, but what it forwards stays
+            // under the pod's group: k8s-master, routed through the node,
+            // cannot open anything to the pod; the node itself still can.
+            let via = lab
+                .exec(MASTER, "ip")?
+                .args(["route", "add", "10.32.0.0/24", "via", NODE_IP])
+                .output()?;
+            ensure!(via.status.success(), "route on k8s-master: {via:?}");
+            let from_master = ping(lab, MASTER, &pod_ip, 2)?;
+            ensure!(
+                from_master.none(),
+                "k8s-master → pod through the node: {from_master:?}"
+            );
+            ensure!(
+                drops(lab, WORKER, "flow_denied")? > 0,
+                "no FlowDenied drop for k8s-master → pod"
+            );
+            let from_node = ping(lab, WORKER, &pod_ip, 2)?;
+            ensure!(
+                from_node.all(),
+                "node → pod with fabric SNAT: {from_node:?}"
+            );
 
             // Turned off again: no way out, and no NAT table.
             api(lab, &["vn", "update", PODS, "--fabric-snat", "false"])?;
