@@ -13,10 +13,14 @@
 use std::net::Ipv4Addr;
 use std::process::Stdio;
 
+use std::net::IpAddr;
 use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
+use tokio::process::Command as Process;
+
 use weft_types::{MacAddr, Prefix};
-use weft_vrouter::{VifId, VrfId};
+use weft_vrouter::{
+    Command, NextHop, NextHopKind, NhId, VifConfig, VifId, VifKind, VrfConfig, VrfId,
+};
 
 /// The host VRF: no VN has id 0.
 pub const HOST_VRF: VrfId = VrfId(0);
@@ -72,6 +76,34 @@ pub fn nft_script(interface: &str, sources: &[Prefix]) -> String {
     script
 }
 
+/// The host VRF, the host vif and its next hop.
+pub(crate) fn host_commands(interface: &str, underlay: Ipv4Addr, nh: NhId) -> Vec<Command> {
+    vec![
+        Command::AddVrf(VrfConfig {
+            id: HOST_VRF,
+            vni: None,
+            name: "host".into(),
+        }),
+        Command::AddVif(VifConfig {
+            id: HOST_VIF,
+            name: interface.to_owned(),
+            kind: VifKind::Host,
+            mac: HOST_MAC,
+            addrs: vec![IpAddr::V4(underlay)],
+            vrf: HOST_VRF,
+            policy: false,
+            allowed_address_pairs: Vec::new(),
+            sgs: Vec::new(),
+            label: None,
+            dhcp: None,
+        }),
+        Command::AddNextHop(NextHop {
+            id: nh,
+            kind: NextHopKind::Encap { vif: HOST_VIF },
+        }),
+    ]
+}
+
 /// Why a kernel change failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
@@ -110,14 +142,14 @@ impl HostStack {
     }
 
     /// `program args…`, inside the node's namespace.
-    fn command(&self, program: &'static str, args: &[&str]) -> (Command, String) {
+    fn command(&self, program: &'static str, args: &[&str]) -> (Process, String) {
         let mut cmd = match &self.netns {
             Some(ns) => {
-                let mut cmd = Command::new("ip");
+                let mut cmd = Process::new("ip");
                 cmd.args(["netns", "exec", ns, program]);
                 cmd
             }
-            None => Command::new(program),
+            None => Process::new(program),
         };
         cmd.args(args)
             .stdin(Stdio::piped())

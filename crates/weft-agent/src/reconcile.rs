@@ -25,7 +25,7 @@ use weft_vrouter::{
 };
 
 use crate::convert;
-use crate::host::{HOST_MAC, HOST_VIF, HOST_VRF, KernelChanges};
+use crate::host::{HOST_VIF, KernelChanges, host_commands};
 use crate::labels::Labels;
 
 /// A port whose interface the data plane must open.
@@ -404,80 +404,8 @@ impl Reconciler {
             self.sync_remote(&key, &mut plan);
         }
         self.sync_published(&mut plan);
-        self.sync_kernel(&ports_v4(&self.ports), snat, &mut plan);
+        self.sync_kernel(&host::ports_v4(&self.ports), snat, &mut plan);
         plan
-    }
-
-    /// The host vif's routes, added to `local_routes` (a port's own
-    /// address always wins); returns the subnets to masquerade.
-    fn host_routes(
-        &mut self,
-        config: &NodeConfig,
-        ports: &BTreeMap<String, PortState>,
-        port_nhs: &BTreeMap<String, NhId>,
-        local_routes: &mut BTreeMap<(VrfId, Prefix), RouteConfig>,
-    ) -> Vec<Prefix> {
-        if self.host.is_none() {
-            return Vec::new();
-        }
-        let host_nh = self.nh_id(NhOwner::Host);
-        let route = |vrf, prefix, nh| RouteConfig {
-            vrf,
-            prefix,
-            nh,
-            sgs: Vec::new(),
-        };
-        let mut snat = BTreeSet::new();
-        for (id, state) in ports {
-            let Some(nh) = port_nhs.get(id) else {
-                continue;
-            };
-            for addr in state.vif.addrs.iter().filter(|a| a.is_ipv4()) {
-                let prefix = Prefix::host(*addr);
-                local_routes
-                    .entry((HOST_VRF, prefix))
-                    .or_insert_with(|| route(HOST_VRF, prefix, *nh));
-            }
-            let vrf = state.vif.vrf;
-            let node = Prefix::host(IpAddr::V4(self.underlay));
-            local_routes
-                .entry((vrf, node))
-                .or_insert_with(|| route(vrf, node, host_nh));
-            let Some(listed) = config.vrfs.iter().find(|v| v.name == state.vrf_name) else {
-                continue;
-            };
-            if listed.fabric_snat {
-                let default = Prefix::parse_strict("0.0.0.0/0").ok();
-                if let Some(default) = default {
-                    local_routes
-                        .entry((vrf, default))
-                        .or_insert_with(|| route(vrf, default, host_nh));
-                }
-                snat.extend(
-                    listed
-                        .subnets
-                        .iter()
-                        .filter_map(|s| Prefix::parse_strict(s).ok())
-                        .filter(|p| p.is_ipv4()),
-                );
-            }
-        }
-        snat.into_iter().collect()
-    }
-
-    /// Brings the kernel's routes to local workloads and its masquerade
-    /// sources in line with the ports.
-    fn sync_kernel(&mut self, addrs: &BTreeSet<Ipv4Addr>, snat: Vec<Prefix>, plan: &mut Plan) {
-        let Some(host) = &mut self.host else {
-            return;
-        };
-        plan.kernel.delete_routes = host.kernel_routes.difference(addrs).copied().collect();
-        plan.kernel.add_routes = addrs.difference(&host.kernel_routes).copied().collect();
-        host.kernel_routes = addrs.clone();
-        if snat != host.snat {
-            host.snat = snat.clone();
-            plan.kernel.snat = Some(snat);
-        }
     }
 
     /// A remote path to install or replace.
@@ -641,46 +569,6 @@ impl Reconciler {
         }
         self.published = desired;
     }
-}
-
-/// The host VRF, the host vif and its next hop.
-fn host_commands(interface: &str, underlay: Ipv4Addr, nh: NhId) -> Vec<Command> {
-    vec![
-        Command::AddVrf(VrfConfig {
-            id: HOST_VRF,
-            vni: None,
-            name: "host".into(),
-        }),
-        Command::AddVif(VifConfig {
-            id: HOST_VIF,
-            name: interface.to_owned(),
-            kind: VifKind::Host,
-            mac: HOST_MAC,
-            addrs: vec![IpAddr::V4(underlay)],
-            vrf: HOST_VRF,
-            policy: false,
-            allowed_address_pairs: Vec::new(),
-            sgs: Vec::new(),
-            label: None,
-            dhcp: None,
-        }),
-        Command::AddNextHop(NextHop {
-            id: nh,
-            kind: NextHopKind::Encap { vif: HOST_VIF },
-        }),
-    ]
-}
-
-/// The IPv4 addresses of the programmed ports.
-fn ports_v4(ports: &BTreeMap<String, PortState>) -> BTreeSet<Ipv4Addr> {
-    ports
-        .values()
-        .flat_map(|p| p.vif.addrs.iter())
-        .filter_map(|a| match a {
-            IpAddr::V4(v4) => Some(*v4),
-            IpAddr::V6(_) => None,
-        })
-        .collect()
 }
 
 /// What a port's next hop is the route to: its own addresses, then the
@@ -858,6 +746,9 @@ fn port_state(
 #[cfg(test)]
 #[path = "reconcile_tests.rs"]
 mod tests;
+
+#[path = "reconcile_host.rs"]
+mod host;
 
 #[cfg(test)]
 #[path = "reconcile_host_tests.rs"]

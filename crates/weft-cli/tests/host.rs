@@ -63,6 +63,16 @@ fn on_node(lab: &Lab, program: &str, args: &[&str]) -> Result<Output> {
 #[test]
 #[ignore = "needs root and network namespaces: run scripts/test as root"]
 fn the_node_reaches_its_pods_and_pods_reach_the_fabric_through_snat() -> Result<()> {
+    for (tool, arg) in [
+        ("nft", "--version"),
+        ("curl", "--version"),
+        ("sysctl", "--version"),
+    ] {
+        ensure!(
+            std::process::Command::new(tool).arg(arg).output().is_ok(),
+            "{tool} is not installed (scripts/test installs it)"
+        );
+    }
     with_lab_config(
         "h",
         |config| config.host_interface = Some("vhost0".into()),

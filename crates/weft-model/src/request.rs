@@ -186,6 +186,8 @@ pub struct UpdateNetwork {
     pub shared: Option<bool>,
     #[serde(default)]
     pub admin_state_up: Option<bool>,
+    /// Workloads reach the fabric through their node, masqueraded to its
+    /// underlay address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fabric_snat: Option<bool>,
 }

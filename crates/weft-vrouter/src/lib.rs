@@ -53,8 +53,8 @@
 //! `NotForVrouter`; VXLAN carries routed traffic only), ECMP composite next
 //! hops for routes (services spread connections over backends instead),
 //! TCP-state-driven flow eviction, matching ICMP errors to the flow they
-//! quote, NAT other than services (floating IPs, SNAT, link-local services)
-//! and mirroring.
+//! quote, NAT other than services (floating IPs, link-local services; the
+//! node's kernel does fabric SNAT through the host vif) and mirroring.
 
 #![cfg_attr(
     not(test),
