@@ -12,6 +12,8 @@
 
 use std::net::Ipv4Addr;
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use std::net::IpAddr;
 use tokio::io::AsyncWriteExt;
@@ -124,7 +126,9 @@ pub struct HostStack {
     netns: Option<String>,
     interface: String,
     underlay: Ipv4Addr,
-    forwarding_set: bool,
+    /// Whether this agent switched IPv4 forwarding on (and so must switch
+    /// it off again); shared by the clones that tear down.
+    forwarding_ours: Arc<AtomicBool>,
 }
 
 impl HostStack {
@@ -133,7 +137,7 @@ impl HostStack {
             netns,
             interface: interface.into(),
             underlay,
-            forwarding_set: false,
+            forwarding_ours: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -153,7 +157,7 @@ impl HostStack {
         };
         cmd.args(args)
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         (cmd, format!("{program} {}", args.join(" ")))
@@ -164,7 +168,7 @@ impl HostStack {
         program: &'static str,
         args: &[&str],
         input: Option<&str>,
-    ) -> Result<(), HostError> {
+    ) -> Result<String, HostError> {
         let (mut cmd, text) = self.command(program, args);
         let mut child = cmd
             .spawn()
@@ -183,7 +187,7 @@ impl HostStack {
             .await
             .map_err(|source| HostError::Spawn { program, source })?;
         if out.status.success() {
-            Ok(())
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
             Err(HostError::Failed {
                 command: text,
@@ -219,14 +223,9 @@ impl HostStack {
             }
         }
         if let Some(sources) = &changes.snat {
-            if !sources.is_empty() && !self.forwarding_set {
-                match self
-                    .run("sysctl", &["-qw", "net.ipv4.ip_forward=1"], None)
-                    .await
-                {
-                    Ok(()) => self.forwarding_set = true,
-                    Err(e) => errors.push(e),
-                }
+            let wanted = sources.iter().any(|p| p.is_ipv4());
+            if let Err(e) = self.forwarding(wanted).await {
+                errors.push(e);
             }
             let script = nft_script(&self.interface, sources);
             if let Err(e) = self.run("nft", &["-f", "-"], Some(&script)).await {
@@ -236,10 +235,34 @@ impl HostStack {
         errors
     }
 
-    /// Removes the masquerade table (the routes go with the tap).
+    /// Switches IPv4 forwarding on when masquerading needs it and it was
+    /// off; back off when no longer needed, if this agent switched it on.
+    async fn forwarding(&self, wanted: bool) -> Result<(), HostError> {
+        let ours = self.forwarding_ours.load(Ordering::SeqCst);
+        if wanted && !ours {
+            let now = self
+                .run("sysctl", &["-n", "net.ipv4.ip_forward"], None)
+                .await?;
+            if now.trim() == "0" {
+                self.run("sysctl", &["-qw", "net.ipv4.ip_forward=1"], None)
+                    .await?;
+                self.forwarding_ours.store(true, Ordering::SeqCst);
+            }
+        } else if !wanted && ours {
+            self.run("sysctl", &["-qw", "net.ipv4.ip_forward=0"], None)
+                .await?;
+            self.forwarding_ours.store(false, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// Removes the masquerade table and switches forwarding back off if
+    /// this agent switched it on (the routes go with the tap).
     pub async fn teardown(&mut self) -> Result<(), HostError> {
+        let forwarding = self.forwarding(false).await;
         let script = nft_script(&self.interface, &[]);
-        self.run("nft", &["-f", "-"], Some(&script)).await
+        self.run("nft", &["-f", "-"], Some(&script)).await?;
+        forwarding
     }
 }
 

@@ -55,6 +55,15 @@ fn client_of(body: &str) -> String {
         .to_owned()
 }
 
+/// The node's `net.ipv4.ip_forward`.
+fn forwarding(lab: &Lab) -> Result<String> {
+    Ok(
+        stdout(&on_node(lab, "sysctl", &["-n", "net.ipv4.ip_forward"])?)
+            .trim()
+            .to_owned(),
+    )
+}
+
 /// `program args` inside the node's namespace, as `ip netns exec` runs it.
 fn on_node(lab: &Lab, program: &str, args: &[&str]) -> Result<Output> {
     Ok(lab.exec(WORKER, program)?.args(args).output()?)
@@ -77,6 +86,7 @@ fn the_node_reaches_its_pods_and_pods_reach_the_fabric_through_snat() -> Result<
         "h",
         |config| config.host_interface = Some("vhost0".into()),
         |lab| {
+            ensure!(forwarding(lab)? == "0", "the node forwards before the test");
             register_nodes(lab)?;
             weft(lab, CONTROL, &["project", "create", "k8s-default"])?;
             weft(
@@ -254,12 +264,14 @@ fn the_node_reaches_its_pods_and_pods_reach_the_fabric_through_snat() -> Result<
                 "node → pod with fabric SNAT: {from_node:?}"
             );
 
-            // Turned off again: no way out, and no NAT table.
+            ensure!(forwarding(lab)? == "1", "fabric SNAT without forwarding");
+            // Turned off again: no way out, no NAT table, no forwarding.
             api(lab, &["vn", "update", PODS, "--fabric-snat", "false"])?;
             wait_for("fabric SNAT to go", Duration::from_secs(20), || {
                 fetch(lab, "pod", &whoami).is_ok_and(|b| b.is_none())
                     && on_node(lab, "nft", &["list", "table", "ip", "weft_fabric_snat"])
                         .is_ok_and(|o| !o.status.success())
+                    && forwarding(lab).is_ok_and(|f| f == "0")
             })?;
             api(lab, &["vn", "update", PODS, "--fabric-snat", "true"])?;
             wait_for(
@@ -287,6 +299,7 @@ fn the_node_reaches_its_pods_and_pods_reach_the_fabric_through_snat() -> Result<
                 "NAT table left behind: {}",
                 stdout(&nat)
             );
+            ensure!(forwarding(lab)? == "0", "forwarding left on");
             Ok(())
         },
     )
