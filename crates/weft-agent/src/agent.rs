@@ -13,7 +13,7 @@ use weft_vrouter::{Engine, VifId};
 
 use crate::config::AgentConfig;
 use crate::dataplane::Dataplane;
-use crate::host::HostStack;
+use crate::host::{HOST_VIF, HostStack};
 use crate::introspect;
 use crate::io::{FdPorts, FdTransmit, Ports, Underlay, VifRegistry};
 use crate::labels::{LabelStore, LabelStoreError, Labels};
@@ -95,6 +95,16 @@ impl<P: Ports> Controller<P> {
 
     /// Handles a port's interface being attached (`true`) or gone.
     pub async fn plugged(&mut self, vif: VifId, plugged: bool) {
+        // A host tap that was (re)made has none of its kernel routes yet
+        // (they may have been refused before it existed).
+        if plugged
+            && vif == HOST_VIF
+            && let (Some(host), Some(state)) = (&mut self.host, self.reconciler.kernel_state())
+        {
+            for e in host.apply(&state).await {
+                tracing::error!(error = %e, "node kernel change failed");
+            }
+        }
         let plan = self.reconciler.set_plugged(vif, plugged);
         self.execute(plan).await;
     }

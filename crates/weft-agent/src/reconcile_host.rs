@@ -9,9 +9,20 @@ use weft_types::Prefix;
 use weft_vrouter::{NhId, RouteConfig, VrfId};
 
 use super::{NhOwner, Plan, PortState, Reconciler};
-use crate::host::HOST_VRF;
+use crate::host::{HOST_VRF, KernelChanges};
 
 impl Reconciler {
+    /// Everything the kernel must hold, for a host tap that was (re)made:
+    /// its routes go with it. `None` without a host interface.
+    pub fn kernel_state(&self) -> Option<KernelChanges> {
+        let host = self.host.as_ref()?;
+        Some(KernelChanges {
+            add_routes: host.kernel_routes.iter().copied().collect(),
+            delete_routes: Vec::new(),
+            snat: Some(host.snat.clone()),
+        })
+    }
+
     /// The host vif's routes, added to `local_routes` (a port's own
     /// address always wins); returns the subnets to masquerade.
     pub(super) fn host_routes(

@@ -286,3 +286,23 @@ fn a_pod_moving_to_another_vrf_keeps_its_host_route_valid() {
             .is_some()
     );
 }
+
+#[test]
+fn the_whole_kernel_state_is_there_for_a_new_host_tap() {
+    let mut r = reconciler();
+    let mut labels = Labels::default();
+    r.apply_config(
+        &snapshot(
+            vec![pod("aaaa1", "10.32.0.4"), pod("bbbb2", "10.32.0.5")],
+            true,
+        ),
+        &mut labels,
+    );
+    let state = r.kernel_state().unwrap();
+    assert_eq!(
+        state.add_routes,
+        vec![Ipv4Addr::new(10, 32, 0, 4), Ipv4Addr::new(10, 32, 0, 5)]
+    );
+    assert_eq!(state.snat, Some(vec![prefix("10.32.0.0/24")]));
+    assert!(Reconciler::new(WORKER, vec![]).kernel_state().is_none());
+}

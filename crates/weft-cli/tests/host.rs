@@ -300,6 +300,31 @@ fn the_node_reaches_its_pods_and_pods_reach_the_fabric_through_snat() -> Result<
                 stdout(&nat)
             );
             ensure!(forwarding(lab)? == "0", "forwarding left on");
+
+            // Started again with the pod there: the new tap gets the
+            // routes and the NAT rule back at once.
+            lab.start_agent(WORKER)?;
+            let mut last = None;
+            wait_for(
+                "the pod to reach k8s-master again",
+                Duration::from_secs(20),
+                || {
+                    last = fetch(lab, "pod", &whoami).ok().flatten();
+                    last.is_some()
+                },
+            )
+            .with_context(|| format!("last answer: {last:?}"))?;
+            ensure!(
+                last.as_deref().map(client_of).as_deref() == Some(NODE_IP),
+                "after a restart the server saw {last:?}"
+            );
+            ping_until_ok(lab, WORKER, &pod_ip)?;
+            lab.stop_agent(WORKER);
+            let nat = on_node(lab, "nft", &["list", "table", "ip", "weft_fabric_snat"])?;
+            ensure!(
+                !nat.status.success(),
+                "NAT table left behind after the restart"
+            );
             Ok(())
         },
     )
