@@ -281,6 +281,7 @@ pub(crate) async fn prepare(client: &Client) -> anyhow::Result<()> {
             forwarding_mode: None,
             shared: false,
             admin_state_up: None,
+            fabric_snat: false,
         })
         .await
         .context("creating the network")?;

@@ -326,6 +326,7 @@ fn command(world: &World, op: Op) -> Command {
                 forwarding_mode: None,
                 shared: false,
                 admin_state_up: None,
+                fabric_snat: false,
             })
         }
         Op::DeleteNetwork { network } => Command::DeleteNetwork(pick(networks(), network)),

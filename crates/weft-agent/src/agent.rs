@@ -13,6 +13,7 @@ use weft_vrouter::{Engine, VifId};
 
 use crate::config::AgentConfig;
 use crate::dataplane::Dataplane;
+use crate::host::{HOST_VIF, HostStack};
 use crate::introspect;
 use crate::io::{FdPorts, FdTransmit, Ports, Underlay, VifRegistry};
 use crate::labels::{LabelStore, LabelStoreError, Labels};
@@ -28,6 +29,7 @@ pub struct Controller<P: Ports> {
     session: Arc<AgentSession>,
     dataplane: Dataplane,
     ports: P,
+    host: Option<HostStack>,
 }
 
 impl<P: Ports> Controller<P> {
@@ -45,7 +47,15 @@ impl<P: Ports> Controller<P> {
             session,
             dataplane,
             ports,
+            host: None,
         }
+    }
+
+    /// Carries out the kernel side of the host interface with `host` (the
+    /// reconciler must have been made [`Reconciler::with_host`]).
+    pub fn with_host(mut self, host: HostStack) -> Self {
+        self.host = Some(host);
+        self
     }
 
     /// Handles one session event.
@@ -85,6 +95,16 @@ impl<P: Ports> Controller<P> {
 
     /// Handles a port's interface being attached (`true`) or gone.
     pub async fn plugged(&mut self, vif: VifId, plugged: bool) {
+        // A host tap that was (re)made has none of its kernel routes yet
+        // (they may have been refused before it existed).
+        if plugged
+            && vif == HOST_VIF
+            && let (Some(host), Some(state)) = (&mut self.host, self.reconciler.kernel_state())
+        {
+            for e in host.apply(&state).await {
+                tracing::error!(error = %e, "node kernel change failed");
+            }
+        }
         let plan = self.reconciler.set_plugged(vif, plugged);
         self.execute(plan).await;
     }
@@ -98,6 +118,13 @@ impl<P: Ports> Controller<P> {
         }
         for refused in self.dataplane.apply(plan.commands).await {
             tracing::error!(command = ?refused.command, error = %refused.error, "engine refused a command");
+        }
+        if let Some(host) = &mut self.host
+            && !plan.kernel.is_empty()
+        {
+            for e in host.apply(&plan.kernel).await {
+                tracing::error!(error = %e, "node kernel change failed");
+            }
         }
         for attach in plan.attach {
             let vif = attach.vif;
@@ -227,17 +254,27 @@ impl Agent {
                 tracing::error!(error = %e, "introspection server failed");
             }
         });
-        let controller = Controller::new(
-            Reconciler::new(config.underlay_ip, encaps),
-            labels,
-            session,
-            dataplane,
-            ports,
-        );
+        let mut reconciler = Reconciler::new(config.underlay_ip, encaps);
+        if let Some(interface) = &config.host_interface {
+            reconciler = reconciler.with_host(interface.clone());
+        }
+        let mut controller = Controller::new(reconciler, labels, session, dataplane, ports);
+        let host = config.host_interface.as_ref().map(|interface| {
+            HostStack::new(config.netns.clone(), interface.clone(), config.underlay_ip)
+        });
+        if let Some(host) = &host {
+            controller = controller.with_host(host.clone());
+        }
         tracing::info!(node = %config.node, underlay = %config.underlay_ip, "agent running");
         tokio::select! {
             () = controller.run(events, plugs) => {}
             () = shutdown => {}
+        }
+        // The routes go with the host tap; the NAT rule must be removed.
+        if let Some(mut host) = host
+            && let Err(e) = host.teardown().await
+        {
+            tracing::error!(error = %e, "cannot remove the fabric SNAT rule");
         }
         http.abort();
         if let Some(cni) = cni {

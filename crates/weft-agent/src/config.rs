@@ -28,6 +28,10 @@ pub struct AgentConfig {
     pub attach_retry: Duration,
     /// The local CNI endpoint, if served.
     pub cni: Option<crate::cni::CniSettings>,
+    /// The tap the agent creates for the node's own stack (TF's vhost0);
+    /// `None`: the node does not reach its workloads and no VN gets
+    /// fabric SNAT on this node.
+    pub host_interface: Option<String>,
 }
 
 impl AgentConfig {
@@ -52,6 +56,7 @@ impl AgentConfig {
             poll_interval: Duration::from_secs(1),
             attach_retry: Duration::from_millis(500),
             cni: None,
+            host_interface: None,
         }
     }
 }

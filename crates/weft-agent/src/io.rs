@@ -30,6 +30,7 @@ use weft_vrouter::{TunnelKind, UnderlayKind, VifId, VifKind};
 use weft_wire::{Coalescer, VNET_HDR_LEN};
 
 use crate::dataplane::{Dataplane, Transmit};
+use crate::host::HOST_MAC;
 use crate::reconcile::Attach;
 
 /// Largest read from a vif (a virtio-net header and a 64 KiB super-frame)
@@ -391,8 +392,21 @@ impl FdPorts {
 }
 
 fn open(ns: &Netns, attach: &Attach) -> Result<VifDevice, String> {
-    // Wait for the interface: Tap::open would otherwise create it.
     let mut netlink = Netlink::open(ns).map_err(|e| e.to_string())?;
+    if attach.kind == VifKind::Host {
+        // The agent's own tap: created here, held as long as it runs.
+        let tap = Tap::open_offload(ns, &attach.interface).map_err(|e| e.to_string())?;
+        netlink
+            .set_mac(&attach.interface, HOST_MAC)
+            .map_err(|e| e.to_string())?;
+        netlink
+            .set_up(&attach.interface)
+            .map_err(|e| e.to_string())?;
+        return Ok(VifDevice::Tap(
+            AsyncFrames::new(tap).map_err(|e| e.to_string())?,
+        ));
+    }
+    // Wait for the interface: Tap::open would otherwise create it.
     netlink.link(&attach.interface).map_err(|e| e.to_string())?;
     // Best effort, and before a packet socket binds to it (a tap starts
     // down; bound to a down link the socket starts with ENETDOWN).
@@ -419,6 +433,7 @@ fn open(ns: &Netns, attach: &Attach) -> Result<VifDevice, String> {
             Err(e) => return Err(e.to_string()),
         },
         VifKind::Veth => packet_socket()?,
+        VifKind::Host => return Err("the host interface is opened above".into()),
     };
     Ok(device)
 }
@@ -470,10 +485,13 @@ async fn serve_port(
             .insert(vif, device.clone());
         tracing::info!(port = %attach.port_id, interface = %attach.interface, ?vif, "port attached");
         let _ = plugs.send((vif, true));
-        attached.send_modify(|ports| {
-            ports.insert(attach.port_id.clone());
-        });
-        session.port_status(attach.port_id.clone(), PortState::Active);
+        let is_port = attach.kind != VifKind::Host;
+        if is_port {
+            attached.send_modify(|ports| {
+                ports.insert(attach.port_id.clone());
+            });
+            session.port_status(attach.port_id.clone(), PortState::Active);
+        }
         let mut buf = vec![0u8; READ];
         loop {
             match device.recv(&mut buf).await {
@@ -494,10 +512,12 @@ async fn serve_port(
             .remove(&vif);
         tracing::info!(port = %attach.port_id, interface = %attach.interface, ?vif, "interface gone; port down");
         let _ = plugs.send((vif, false));
-        attached.send_modify(|ports| {
-            ports.remove(&attach.port_id);
-        });
-        session.port_status(attach.port_id.clone(), PortState::Down);
+        if is_port {
+            attached.send_modify(|ports| {
+                ports.remove(&attach.port_id);
+            });
+            session.port_status(attach.port_id.clone(), PortState::Down);
+        }
     }
 }
 

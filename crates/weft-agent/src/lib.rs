@@ -23,6 +23,9 @@
 //! * [`dataplane`] — the engine task and its [`dataplane::Transmit`] sink;
 //!   [`io`] — the real fds (taps, AF_PACKET, underlay sockets) in the
 //!   node's namespace.
+//! * [`host`] — the node's own stack (`--host-interface`, TF's vhost0):
+//!   the host vif's constants, the kernel routes and fabric-SNAT
+//!   masquerade carried out with `ip` and `nft` in the node's namespace.
 //! * [`introspect`] — the HTTP views the CLI formats like TF's `vif`, `rt`,
 //!   `nh`, `flow`, `dropstats`.
 //! * [`cni`] — the local CNI endpoint (unix socket) the `weft-cni` plugin
@@ -55,6 +58,7 @@ pub mod cni;
 pub mod config;
 mod convert;
 pub mod dataplane;
+pub mod host;
 pub mod introspect;
 pub mod io;
 pub mod labels;

@@ -25,6 +25,7 @@ use weft_vrouter::{
 };
 
 use crate::convert;
+use crate::host::{HOST_VIF, KernelChanges, host_commands};
 use crate::labels::Labels;
 
 /// A port whose interface the data plane must open.
@@ -54,6 +55,8 @@ pub struct Plan {
     pub detach: Vec<VifId>,
     /// Items skipped because a field was unusable, for the log.
     pub problems: Vec<String>,
+    /// What the node's kernel must change (with a host interface only).
+    pub kernel: KernelChanges,
 }
 
 impl Plan {
@@ -66,6 +69,7 @@ impl Plan {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum NhOwner {
     Receive,
+    Host,
     Port(String),
     Remote(String, Prefix),
 }
@@ -107,6 +111,18 @@ pub struct Reconciler {
     plugged: BTreeSet<VifId>,
     /// Load-balanced services as programmed.
     services: BTreeMap<ServiceKey, Vec<Backend>>,
+    /// The node's own stack, when the agent holds a host interface.
+    host: Option<HostState>,
+}
+
+/// The host vif and what the kernel was told.
+#[derive(Debug, Clone, PartialEq)]
+struct HostState {
+    interface: String,
+    /// Local workload addresses routed to the host interface.
+    kernel_routes: BTreeSet<Ipv4Addr>,
+    /// Sources the kernel masquerades.
+    snat: Vec<Prefix>,
 }
 
 /// The next hop every gateway and service address points at.
@@ -131,7 +147,22 @@ impl Reconciler {
             nh_ids,
             plugged: BTreeSet::new(),
             services: BTreeMap::new(),
+            host: None,
         }
+    }
+
+    /// Programs the node's own stack as the host vif on `interface` (TF's
+    /// vhost0): a host VRF routing every local workload address, in every
+    /// VRF with local ports a route for the node's underlay address to the
+    /// host vif, and in VRFs with `fabric_snat` a default route to it.
+    /// None of these routes is published.
+    pub fn with_host(mut self, interface: impl Into<String>) -> Self {
+        self.host = Some(HostState {
+            interface: interface.into(),
+            kernel_routes: BTreeSet::new(),
+            snat: Vec::new(),
+        });
+        self
     }
 
     /// The VRF id of a VRF name, once programmed.
@@ -169,6 +200,18 @@ impl Reconciler {
                 id: RECEIVE_NH,
                 kind: NextHopKind::Receive,
             }));
+            if let Some(host) = &self.host {
+                let interface = host.interface.clone();
+                let nh = self.nh_id(NhOwner::Host);
+                plan.commands
+                    .extend(host_commands(&interface, self.underlay, nh));
+                plan.attach.push(Attach {
+                    port_id: String::new(),
+                    vif: HOST_VIF,
+                    kind: VifKind::Host,
+                    interface,
+                });
+            }
         }
         let priority = convert::encapsulations(config.encapsulation_priority());
         if !priority.is_empty() && priority != self.encap_priority {
@@ -225,11 +268,21 @@ impl Reconciler {
                 );
             }
         }
+        let snat = self.host_routes(config, &ports, &port_nhs, &mut local_routes);
+        // A moved port's next hop is deleted and added again: every route
+        // through it goes first (the host VRF's keep their key).
+        let moved_nhs: BTreeSet<NhId> = moved
+            .iter()
+            .filter_map(|id| self.nh_ids.get(&NhOwner::Port(id.clone())))
+            .copied()
+            .collect();
         let stale_routes: Vec<(VrfId, Prefix)> = self
             .local_routes
-            .keys()
-            .filter(|key| !local_routes.contains_key(*key))
-            .copied()
+            .iter()
+            .filter(|(key, route)| {
+                !local_routes.contains_key(*key) || moved_nhs.contains(&route.nh)
+            })
+            .map(|(key, _)| *key)
             .collect();
         for (vrf, prefix) in stale_routes {
             self.local_routes.remove(&(vrf, prefix));
@@ -351,6 +404,7 @@ impl Reconciler {
             self.sync_remote(&key, &mut plan);
         }
         self.sync_published(&mut plan);
+        self.sync_kernel(&host::ports_v4(&self.ports), snat, &mut plan);
         plan
     }
 
@@ -692,3 +746,10 @@ fn port_state(
 #[cfg(test)]
 #[path = "reconcile_tests.rs"]
 mod tests;
+
+#[path = "reconcile_host.rs"]
+mod host;
+
+#[cfg(test)]
+#[path = "reconcile_host_tests.rs"]
+mod host_tests;

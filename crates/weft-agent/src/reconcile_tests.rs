@@ -70,6 +70,7 @@ fn snapshot(ports: Vec<proto::Port>) -> NodeConfig {
             vni: 5,
             route_targets: vec!["target:64512:8000005".into()],
             services: vec![],
+            ..proto::Vrf::default()
         }],
         acls: vec![own_members(7)],
         encapsulation_priority: vec![

@@ -394,6 +394,11 @@ pub struct AgentArgs {
     /// The node's network namespace (default: the current one).
     #[arg(long)]
     pub netns: Option<String>,
+    /// Create this tap for the node's own stack (TF's vhost0): the node
+    /// reaches its pods, and VNs with fabric SNAT reach the underlay
+    /// through it, masqueraded by the node's kernel (nftables).
+    #[arg(long)]
+    pub host_interface: Option<String>,
     /// Address of the introspection API (`weft vif`, `rt`, …).
     #[arg(long, default_value = "127.0.0.1:8085")]
     pub introspect: SocketAddr,
@@ -472,6 +477,17 @@ pub enum VnCmd {
         forwarding_mode: Option<String>,
         #[arg(long)]
         shared: bool,
+        /// Workloads reach the fabric through their node, masqueraded to
+        /// its underlay address.
+        #[arg(long)]
+        fabric_snat: bool,
+    },
+    /// Change a virtual network's settings.
+    Update {
+        vn: String,
+        /// true or false: workloads reach the fabric through their node.
+        #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+        fabric_snat: Option<bool>,
     },
     List {
         #[arg(long)]

@@ -121,6 +121,7 @@ pub(crate) fn format_vif(v: &VifView) -> String {
     let label = v.label.map(|l| l.to_string()).unwrap_or_else(|| "-".into());
     let kind = match v.kind {
         VifKind::Tap | VifKind::Veth => "Virtual",
+        VifKind::Host => "Host",
     };
     let mut out = String::new();
     let _ = writeln!(out, "vif0/{:<6} OS: {}", v.index.0, v.os_name);

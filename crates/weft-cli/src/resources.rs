@@ -16,7 +16,7 @@ use weft_model::{
     CreateNetwork, CreateNode, CreatePort, CreateProject, CreateSecurityGroup,
     CreateSecurityGroupRule, CreateSubnet, Direction, Encapsulation, Ethertype, FixedIpRequest,
     ForwardingMode, LbBackend, LbProtocol, Listener, Port, Ref, SecurityGroupRule, Subnet,
-    UpdateGlobalConfig, UpdateLoadBalancer, UpdatePort, VifType,
+    UpdateGlobalConfig, UpdateLoadBalancer, UpdateNetwork, UpdatePort, VifType,
 };
 use weft_types::{Asn, FqName, MacAddr, Prefix, RouteTarget, Vni};
 
@@ -156,6 +156,7 @@ async fn vn(client: &Client, format: Format, cmd: VnCmd) -> anyhow::Result<()> {
             route_targets,
             forwarding_mode,
             shared,
+            fabric_snat,
         } => {
             let subnets = subnets
                 .iter()
@@ -180,8 +181,20 @@ async fn vn(client: &Client, format: Format, cmd: VnCmd) -> anyhow::Result<()> {
                     .transpose()?,
                 shared,
                 admin_state_up: None,
+                fabric_snat,
             };
             let network = client.create::<VirtualNetworks>(&req).await?;
+            match format {
+                Format::Json => output::json(&network),
+                Format::Table => print_networks(client, format, vec![network]).await?,
+            }
+        }
+        VnCmd::Update { vn, fabric_snat } => {
+            let req = UpdateNetwork {
+                fabric_snat,
+                ..UpdateNetwork::default()
+            };
+            let network = client.update::<VirtualNetworks>(&vn, &req).await?;
             match format {
                 Format::Json => output::json(&network),
                 Format::Table => print_networks(client, format, vec![network]).await?,

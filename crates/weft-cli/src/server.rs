@@ -116,6 +116,7 @@ pub(crate) async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
         }
         config.cni = Some(cni);
     }
+    config.host_interface = args.host_interface;
     tracing::info!(node = %config.node, introspect = %args.introspect, "weft agent starting");
     weft_agent::Agent::run(config, shutdown_signal()?).await?;
     Ok(())

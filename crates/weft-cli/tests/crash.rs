@@ -45,6 +45,7 @@ async fn prepare(client: &Client) {
             forwarding_mode: None,
             shared: false,
             admin_state_up: None,
+            fabric_snat: false,
         })
         .await
         .unwrap();

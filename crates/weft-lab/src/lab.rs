@@ -42,6 +42,9 @@ pub struct LabConfig {
     pub ready_timeout: Duration,
     /// How the server's Neutron API authenticates.
     pub neutron: NeutronAuth,
+    /// The host interface (`weft agent --host-interface`) of the agents on
+    /// Kubernetes nodes; `None`: none.
+    pub host_interface: Option<String>,
 }
 
 /// How the lab server's Neutron v2.0 API (port 9696 of the control host)
@@ -77,6 +80,7 @@ impl LabConfig {
             keep_state: false,
             ready_timeout: Duration::from_secs(20),
             neutron: NeutronAuth::NoAuth,
+            host_interface: None,
         }
     }
 }
@@ -353,7 +357,13 @@ impl Lab {
             ])
             .arg(self.agent_state_dir(host))
             .arg("--cni-socket")
-            .arg(self.cni_socket(host))
+            .arg(self.cni_socket(host));
+        if let Some(interface) = &self.config.host_interface
+            && h.has(Role::KubernetesNode)
+        {
+            command.args(["--host-interface", interface]);
+        }
+        command
             .env("WEFT_TOKEN", &self.config.token)
             .env("WEFT_LOG", &self.config.log_filter)
             .env("NO_COLOR", "1");

@@ -77,6 +77,9 @@ pub struct DesiredVrf {
     pub route_targets: Vec<RouteTarget>,
     pub forwarding_mode: ForwardingMode,
     pub subnets: Vec<Prefix>,
+    /// The VN's `fabric_snat`: its workloads reach the fabric through
+    /// their node's stack.
+    pub fabric_snat: bool,
     /// Load-balanced addresses the VRF's workloads reach, one entry per
     /// listener, ordered by address, protocol and port.
     pub services: Vec<DesiredService>,
@@ -191,6 +194,7 @@ impl Model {
                     route_targets: network.route_targets.clone(),
                     forwarding_mode: network.forwarding_mode,
                     subnets: subnets.iter().map(|s| s.cidr).collect(),
+                    fabric_snat: network.fabric_snat,
                     services: self.services_for(network.meta.id),
                 });
             out.ports.insert(

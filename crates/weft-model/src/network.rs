@@ -49,6 +49,7 @@ impl Model {
             shared: req.shared,
             admin_state_up: req.admin_state_up.unwrap_or(true),
             port_security_enabled: true,
+            fabric_snat: req.fabric_snat,
         };
 
         let mut subnets: Vec<Subnet> = Vec::with_capacity(req.subnets.len());
@@ -137,6 +138,9 @@ impl Model {
         }
         if let Some(up) = req.admin_state_up {
             network.admin_state_up = up;
+        }
+        if let Some(snat) = req.fabric_snat {
+            network.fabric_snat = snat;
         }
         touch(&mut network.meta, ctx.now);
         Ok(Outcome {

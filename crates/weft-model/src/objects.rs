@@ -90,6 +90,11 @@ pub struct VirtualNetwork {
     /// The default of its new ports' `port_security_enabled`.
     #[serde(default = "enabled")]
     pub port_security_enabled: bool,
+    /// Traffic of the VN's workloads for the fabric leaves through their
+    /// node's own stack, masqueraded to the node's underlay address (TF's
+    /// `fabric_snat`; Kubernetes pods reaching the API server).
+    #[serde(default)]
+    pub fabric_snat: bool,
 }
 
 fn enabled() -> bool {

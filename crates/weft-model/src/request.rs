@@ -153,6 +153,10 @@ pub struct CreateNetwork {
     pub shared: bool,
     #[serde(default)]
     pub admin_state_up: Option<bool>,
+    /// Workloads reach the fabric through their node, masqueraded to its
+    /// underlay address. Default false.
+    #[serde(default)]
+    pub fabric_snat: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -189,6 +193,10 @@ pub struct UpdateNetwork {
     /// The default for the network's new ports.
     #[serde(default)]
     pub port_security_enabled: Option<bool>,
+    /// Workloads reach the fabric through their node, masqueraded to its
+    /// underlay address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fabric_snat: Option<bool>,
 }
 
 /// Create a subnet. Inside a network create, `network` is left out.

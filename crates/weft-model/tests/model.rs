@@ -542,3 +542,81 @@ fn renames_cannot_smuggle_the_separator_into_a_name() {
         .unwrap_err();
     assert_eq!(err.field(), Some("name"));
 }
+
+#[test]
+fn fabric_snat_is_off_by_default_set_on_create_and_update_and_compiled() {
+    let mut w = World::new();
+    w.project("k8s-default");
+    let Object::VirtualNetwork(vn) = w
+        .network("default-domain:k8s-default:pods", &["10.32.0.0/24"])
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(!vn.fabric_snat);
+    let req: CreateNetwork = serde_json::from_value(serde_json::json!({
+        "fq_name": "default-domain:k8s-default:snat",
+        "subnets": [{"cidr": "10.33.0.0/24"}],
+        "fabric_snat": true,
+    }))
+    .unwrap();
+    let Object::VirtualNetwork(snat) = w.run(Command::CreateNetwork(req)).unwrap() else {
+        panic!()
+    };
+    assert!(snat.fabric_snat);
+
+    let update = UpdateNetwork {
+        fabric_snat: Some(true),
+        ..UpdateNetwork::default()
+    };
+    let Object::VirtualNetwork(vn) = w
+        .run(Command::UpdateNetwork(Ref::Id(vn.meta.id), update))
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(vn.fabric_snat);
+    // An update that does not name it leaves it.
+    let rename = UpdateNetwork {
+        description: Some("pods".into()),
+        ..UpdateNetwork::default()
+    };
+    let Object::VirtualNetwork(vn) = w
+        .run(Command::UpdateNetwork(Ref::Id(vn.meta.id), rename))
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(vn.fabric_snat);
+    let off = UpdateNetwork {
+        fabric_snat: Some(false),
+        ..UpdateNetwork::default()
+    };
+    w.run(Command::UpdateNetwork(Ref::Id(snat.meta.id), off))
+        .unwrap();
+
+    w.port(
+        "default-domain:k8s-default:pods",
+        serde_json::json!({"project": "k8s-default", "binding_host_id": "k8s-worker", "vif_type": "veth"}),
+    )
+    .unwrap();
+    w.port(
+        "default-domain:k8s-default:snat",
+        serde_json::json!({"project": "k8s-default", "binding_host_id": "k8s-worker", "vif_type": "veth"}),
+    )
+    .unwrap();
+    let desired = w.model.compile_node("k8s-worker");
+    let snat_of = |name: &str| {
+        desired
+            .vrfs
+            .values()
+            .find(|v| v.fq_name.to_string() == name)
+            .map(|v| (v.fabric_snat, v.subnets.clone()))
+            .unwrap()
+    };
+    assert_eq!(
+        snat_of("default-domain:k8s-default:pods"),
+        (true, vec!["10.32.0.0/24".parse().unwrap()])
+    );
+    assert!(!snat_of("default-domain:k8s-default:snat").0);
+}

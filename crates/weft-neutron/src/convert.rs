@@ -152,6 +152,7 @@ pub(crate) fn create_network(
         forwarding_mode: None,
         shared,
         admin_state_up: attrs.flag("admin_state_up")?,
+        fabric_snat: false,
     }))
 }
 

@@ -149,6 +149,8 @@ pub fn to_proto(desired: &NodeDesired) -> proto::NodeConfig {
                 vn_id: v.vn_id,
                 vni: v.vni.get(),
                 route_targets: v.route_targets.iter().map(ToString::to_string).collect(),
+                fabric_snat: v.fabric_snat,
+                subnets: v.subnets.iter().map(ToString::to_string).collect(),
                 services: v
                     .services
                     .iter()

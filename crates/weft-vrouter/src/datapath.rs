@@ -18,6 +18,7 @@ use crate::packet::{IpInfo, decrement_ttl, ethernet_frame, ethertype_of, parse_i
 use crate::service::{self, End};
 use crate::stats::DropReason;
 use crate::tunnel::{self, Decapsulated, TunnelKind, UnderlayKind};
+use crate::vif::VifKind;
 use crate::{arp, dhcp, icmp, icmpv6};
 
 /// Something the engine wants sent.
@@ -140,7 +141,7 @@ impl Engine {
             return Err(DropReason::Unsupported);
         }
         let vif = self.vifs.get(&vif_id).ok_or(DropReason::UnknownVif)?;
-        let policy = vif.config.policy;
+        let policy = vif.enforces_policy();
         if policy && !vif.mac_allowed(header.src_addr) {
             return Err(DropReason::SpoofedSource);
         }
@@ -197,7 +198,7 @@ impl Engine {
             // MAC was checked above.
             let own_or_link_local = src.is_unspecified()
                 || src.is_unicast_link_local()
-                || !vif.config.policy
+                || !vif.enforces_policy()
                 || vif.source_allowed(header.src_addr, info.src);
             if !own_or_link_local {
                 return Err(DropReason::SpoofedSource);
@@ -209,13 +210,14 @@ impl Engine {
             self.emit_to_vif(vif_id, reply, out);
             return Ok(());
         }
-        if vif.config.policy && !vif.source_allowed(header.src_addr, info.src) {
+        if vif.enforces_policy() && !vif.source_allowed(header.src_addr, info.src) {
             return Err(DropReason::SpoofedSource);
         }
         if header.dst_addr != mac {
             return Err(DropReason::NotForVrouter);
         }
         let vrf = vif.config.vrf;
+        let from_host = vif.config.kind == VifKind::Host;
         let vif_mac = vif.config.mac;
         let gateway = vif.config.dhcp.as_ref().and_then(|d| d.gateway);
         // A connection to a service goes to one of its backends: from here
@@ -265,7 +267,14 @@ impl Engine {
             }
             return Err(DropReason::TtlExpired);
         }
-        let key = flow_key(vrf, &info);
+        // What the node's kernel sends belongs to the flow of the
+        // workload it goes to, in that workload's VRF, so that the
+        // workload's replies (looked up in its own VRF) find it.
+        let flow_vrf = match dst_vif.and_then(|id| self.vifs.get(&id)) {
+            Some(dst) if from_host => dst.config.vrf,
+            _ => vrf,
+        };
+        let key = flow_key(flow_vrf, &info);
         let ends = FlowEnds {
             src_vif: Some(vif_id),
             dst_vif,

@@ -16,7 +16,7 @@ use crate::ids::{Millis, NhId, SgId, VifId, VrfId};
 use crate::nexthop::{Encapsulation, NextHop, NextHopKind};
 use crate::service::{Backend, ServiceKey, Services};
 use crate::stats::{DropReason, DropStats};
-use crate::vif::{Vif, VifConfig};
+use crate::vif::{Vif, VifConfig, VifKind};
 
 /// The MAC the vRouter answers ARP with and sends from (TF's
 /// `00:00:5e:00:01:00`, the same on every node).
@@ -196,6 +196,9 @@ impl Engine {
             });
         }
         if let Some(dhcp) = &config.dhcp {
+            if config.kind == VifKind::Host {
+                return Err(VrouterError::HostVifDhcp { vif: id });
+            }
             if dhcp.prefix_len > 32 {
                 return Err(VrouterError::DhcpPrefixLen {
                     vif: id,
@@ -406,7 +409,20 @@ impl Engine {
 
     fn policy_vif(&self, id: Option<VifId>) -> Option<&Vif> {
         id.and_then(|id| self.vifs.get(&id))
-            .filter(|v| v.config.policy)
+            .filter(|v| v.enforces_policy())
+    }
+
+    /// Whether a flow is between the node itself and a local workload:
+    /// one end is the host vif and that end's address is the node's own.
+    /// Such flows are always forwarded (Kubernetes: a node always reaches
+    /// its pods). Traffic the node only forwards (fabric SNAT) is not: the
+    /// workload's rules still apply to it.
+    fn node_to_workload(&self, key: &FlowKey, ends: FlowEnds) -> bool {
+        let host_end = |id: Option<VifId>, addr| {
+            id.and_then(|id| self.vifs.get(&id))
+                .is_some_and(|v| v.is_host_addr(addr))
+        };
+        host_end(ends.src_vif, key.src) || host_end(ends.dst_vif, key.dst)
     }
 
     /// Whether a packet between these ends is subject to flows at all:
@@ -418,6 +434,9 @@ impl Engine {
     /// The action for a new flow: the egress ACL of a local source and the
     /// ingress ACL of a local destination must both admit it.
     pub(crate) fn evaluate(&self, key: &FlowKey, ends: FlowEnds) -> FlowAction {
+        if self.node_to_workload(key, ends) {
+            return FlowAction::Forward;
+        }
         if let Some(src) = self.policy_vif(ends.src_vif) {
             let remote_sgs = self.endpoint_sgs(key.vrf, key.dst, ends.dst_vif);
             let query = AclQuery {

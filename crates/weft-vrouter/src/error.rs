@@ -19,6 +19,8 @@ pub enum VrouterError {
         vif: VifId,
         addr: std::net::Ipv4Addr,
     },
+    #[error("vif {vif:?}: the host vif has no DHCP server")]
+    HostVifDhcp { vif: VifId },
     #[error("vif {vif:?}: DHCP prefix length {len} is over 32")]
     DhcpPrefixLen { vif: VifId, len: u8 },
     #[error("VRF {0:?} already exists")]

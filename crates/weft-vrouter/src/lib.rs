@@ -33,6 +33,13 @@
 //!
 //! Every drop is counted under one [`DropReason`], engine-wide and per vif.
 //!
+//! The host vif ([`VifKind::Host`], TF's vhost0) is the node's own kernel:
+//! no anti-spoofing or DHCP on it, and a flow between the node's own
+//! address and a local workload is always forwarded (kubelet probes).
+//! What the kernel sends a workload is keyed in the workload's VRF, so a
+//! pod's traffic to the fabric (fabric SNAT: the kernel masquerades it)
+//! gets its replies back through the pod's flow.
+//!
 //! # Where to start reading
 //!
 //! [`engine`] (tables and commands), then [`datapath`] (the per-packet
@@ -46,8 +53,8 @@
 //! `NotForVrouter`; VXLAN carries routed traffic only), ECMP composite next
 //! hops for routes (services spread connections over backends instead),
 //! TCP-state-driven flow eviction, matching ICMP errors to the flow they
-//! quote, NAT other than services (floating IPs, SNAT, link-local services)
-//! and mirroring.
+//! quote, NAT other than services (floating IPs, link-local services; the
+//! node's kernel does fabric SNAT through the host vif) and mirroring.
 
 #![cfg_attr(
     not(test),

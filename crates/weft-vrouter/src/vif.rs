@@ -1,5 +1,6 @@
-//! Virtual interfaces: a VM's tap or a pod's veth, as the agent describes
-//! them, and what the engine keeps about each.
+//! Virtual interfaces: a VM's tap, a pod's veth or the node's own stack
+//! (TF's vhost0), as the agent describes them, and what the engine keeps
+//! about each.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -18,6 +19,12 @@ pub enum VifKind {
     Tap,
     /// A pod's veth.
     Veth,
+    /// The node's own network stack (TF's vhost0): a tap whose other end
+    /// is the node's kernel. No anti-spoofing, no DHCP, no security
+    /// groups; traffic between the node's own addresses (the vif's
+    /// `addrs`) and local workloads is always forwarded, as Kubernetes
+    /// requires for kubelet probes whatever the policy says.
+    Host,
 }
 
 /// An extra address the port may send from (Neutron allowed address pair).
@@ -84,6 +91,17 @@ impl Vif {
             tx: Counters::default(),
             drops: DropStats::default(),
         }
+    }
+
+    /// Whether anti-spoofing and security groups apply: port security on
+    /// a workload's vif. Never on the host vif.
+    pub(crate) fn enforces_policy(&self) -> bool {
+        self.config.policy && self.config.kind != VifKind::Host
+    }
+
+    /// Whether `addr` is one of the node's own addresses on the host vif.
+    pub(crate) fn is_host_addr(&self, addr: IpAddr) -> bool {
+        self.config.kind == VifKind::Host && self.config.addrs.contains(&addr)
     }
 
     pub(crate) fn drop(&mut self, reason: DropReason) {

@@ -122,6 +122,7 @@ pub fn node_config(port: proto::Port, vm_open: bool) -> proto::NodeConfig {
             vni: VN_ID,
             route_targets: vec![format!("target:64512:{}", 8_000_000 + VN_ID)],
             services: vec![],
+            ..proto::Vrf::default()
         }],
         acls: acls(vm_open),
         encapsulation_priority: vec![

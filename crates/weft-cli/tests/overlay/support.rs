@@ -56,6 +56,15 @@ pub(crate) fn netns_list() -> BTreeSet<String> {
 /// and checks that `ip netns list` is as before. Skips (passes) when not
 /// root.
 pub(crate) fn with_lab(tag: &str, body: impl FnOnce(&mut Lab) -> Result<()>) -> Result<()> {
+    with_lab_config(tag, |_| {}, body)
+}
+
+/// [`with_lab`] with the lab's configuration changed by `configure` first.
+pub(crate) fn with_lab_config(
+    tag: &str,
+    configure: impl FnOnce(&mut LabConfig),
+    body: impl FnOnce(&mut Lab) -> Result<()>,
+) -> Result<()> {
     if let Some(why) = cannot_run() {
         eprintln!("SKIP: {why}");
         return Ok(());
@@ -63,7 +72,8 @@ pub(crate) fn with_lab(tag: &str, body: impl FnOnce(&mut Lab) -> Result<()>) -> 
     let before = netns_list();
     let prefix = format!("wl{}{tag}-", std::process::id());
     let dir = tempfile::tempdir()?;
-    let config = LabConfig::new(env!("CARGO_BIN_EXE_weft"), dir.path().join("lab"));
+    let mut config = LabConfig::new(env!("CARGO_BIN_EXE_weft"), dir.path().join("lab"));
+    configure(&mut config);
     let started = Instant::now();
     let mut lab = Lab::up(Topology::reference(&prefix)?, config)?;
     let result = lab
