@@ -14,6 +14,8 @@ if [[ -z ${CARGO_TARGET_DIR:-} && -f $WEFT_ROOT/.git ]]; then
     # starts as a hard-linked copy of the shared one (dependencies stay
     # built) without the workspace crates' fingerprints.
     CARGO_TARGET_DIR=$WEFT_CACHE/target-$(basename "$WEFT_ROOT")
+    # Incremental caches of several checkouts fill the disk quickly.
+    export CARGO_INCREMENTAL=0
     if [[ ! -d $CARGO_TARGET_DIR && -d $WEFT_CACHE/target ]]; then
         cp -al "$WEFT_CACHE/target" "$CARGO_TARGET_DIR.tmp"
         find "$CARGO_TARGET_DIR.tmp" -path '*/.fingerprint/weft-*' -prune -exec rm -rf {} +
