@@ -357,6 +357,19 @@ pub struct ServerArgs {
     /// 127.0.0.1:9696. Needs --keystone-url or --neutron-noauth.
     #[arg(long, num_args = 0..=1, default_missing_value = "127.0.0.1:9696")]
     pub neutron_listen: Option<SocketAddr>,
+    /// Also run kube-manager for the Kubernetes cluster this kubeconfig's
+    /// current context points at.
+    #[arg(long, env = "WEFT_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The cluster's name in weft: projects are `<cluster>-<namespace>`.
+    #[arg(long, default_value = "k8s", requires = "kubeconfig")]
+    pub cluster_name: String,
+    /// Subnet of the cluster's default pod network.
+    #[arg(long, default_value = "10.32.0.0/12", requires = "kubeconfig")]
+    pub pod_cidr: ipnet::IpNet,
+    /// Subnet of the cluster's service network.
+    #[arg(long, default_value = "10.96.0.0/12", requires = "kubeconfig")]
+    pub service_cidr: ipnet::IpNet,
     /// Development only: no tokens; every Neutron request is admin, in the
     /// project named by X-Project-Id (Neutron's noauth).
     #[arg(long, conflicts_with = "keystone_url")]

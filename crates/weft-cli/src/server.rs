@@ -59,6 +59,18 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<()> {
         server = server.with_neutron(NeutronConfig { listen, auth }).await?;
         tracing::info!(%listen, "Neutron API listening");
     }
+    if let Some(kubeconfig) = &args.kubeconfig {
+        let cluster = weft_kube::ClusterConfig {
+            name: args.cluster_name.clone(),
+            pod_cidr: args.pod_cidr,
+            service_cidr: args.service_cidr,
+        };
+        server = server
+            .with_kube(kubeconfig, cluster)
+            .await
+            .with_context(|| format!("kube-manager with kubeconfig {}", kubeconfig.display()))?;
+        tracing::info!(cluster = %args.cluster_name, kubeconfig = %kubeconfig.display(), "kube-manager watching the cluster");
+    }
     let addr = server.local_addr()?;
     tracing::info!(%addr, store = %config.data_dir.join("weft.db").display(), "weft server listening");
     server.serve(shutdown_signal()?).await?;

@@ -13,6 +13,7 @@ pub mod control;
 mod error;
 pub mod extract;
 mod http;
+mod kube;
 mod neutron;
 pub mod openapi;
 pub mod pod;
@@ -63,6 +64,8 @@ pub enum ServerError {
     Serve(#[source] std::io::Error),
     #[error("the control node failed")]
     Control(#[from] weft_control::server::ControlError),
+    #[error("cannot start kube-manager")]
+    Kube(#[from] weft_kube::KubeManagerError),
 }
 
 /// A server with its store open and its socket bound, ready to serve.
@@ -73,6 +76,7 @@ pub struct Server {
     closing: tokio::sync::watch::Sender<bool>,
     control: Option<(TcpListener, ControlSettings)>,
     neutron: Option<(TcpListener, weft_neutron::Auth)>,
+    kube: Option<weft_kube::KubeManager>,
 }
 
 /// Where the Neutron API listens and how it authenticates.
@@ -131,6 +135,7 @@ impl Server {
             closing,
             control: None,
             neutron: None,
+            kube: None,
         })
     }
 
@@ -168,6 +173,32 @@ impl Server {
                 })?;
         self.neutron = Some((listener, config.auth));
         Ok(self)
+    }
+
+    /// Also runs kube-manager for the cluster `kubeconfig` points at: the
+    /// cluster's projects, networks, pods' ports and policies are kept in
+    /// the model through the same writer.
+    pub async fn with_kube(
+        mut self,
+        kubeconfig: &std::path::Path,
+        cluster: weft_kube::ClusterConfig,
+    ) -> Result<Server, ServerError> {
+        let backend = neutron::ModelBackend {
+            writer: self.state.writer.clone(),
+            view: self.state.view.clone(),
+        };
+        let manager =
+            weft_kube::KubeManager::connect(kubeconfig, cluster, Arc::new(backend)).await?;
+        // The CNI's pod ports are placed as kube-manager places pods.
+        self.state.pods = Arc::new(kube::KubePodNetworks(manager.clone()));
+        self.kube = Some(manager);
+        Ok(self)
+    }
+
+    /// kube-manager, if it runs: it also answers where a pod goes
+    /// ([`weft_kube::KubeManager::place`]).
+    pub fn kube_manager(&self) -> Option<&weft_kube::KubeManager> {
+        self.kube.as_ref()
     }
 
     /// The Neutron API's address, if it is served.
@@ -222,6 +253,15 @@ impl Server {
                 }
             })
         });
+        let kube = self.kube.map(|manager| {
+            let mut closed = closing.subscribe();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = manager.run() => {}
+                    _ = closed.wait_for(|closed| *closed) => {}
+                }
+            })
+        });
         let rest = axum::serve(self.listener, http::router(self.state))
             .with_graceful_shutdown(closed(closing.subscribe()));
         tokio::spawn(async move {
@@ -241,6 +281,9 @@ impl Server {
         };
         if let Some(neutron) = neutron {
             let _ = neutron.await;
+        }
+        if let Some(kube) = kube {
+            let _ = kube.await;
         }
         result
     }
