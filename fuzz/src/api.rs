@@ -213,6 +213,7 @@ pub fn objects(model: &Model) -> Vec<Object> {
     out.extend(model.nodes().cloned().map(Object::Node));
     out.extend(model.control_nodes().cloned().map(Object::ControlNode));
     out.extend(model.load_balancers().cloned().map(Object::LoadBalancer));
+    out.extend(model.routers().cloned().map(Object::Router));
     out
 }
 
@@ -523,6 +524,7 @@ pub fn undo(created: &Object) -> Option<Command> {
         Object::Node(_) => Command::DeleteNode(id),
         Object::ControlNode(_) => Command::DeleteControlNode(id),
         Object::LoadBalancer(_) => Command::DeleteLoadBalancer(id),
+        Object::Router(_) => Command::DeleteRouter(id),
         Object::GlobalConfig(_) | Object::Domain(_) => return None,
     })
 }
