@@ -10,6 +10,18 @@ use std::time::Duration;
 use anyhow::{Result, ensure};
 use weft_lab::{Lab, LabConfig, Process, Topology, process::in_netns, survey, teardown};
 
+/// Removes whatever a lab with this prefix left, however the test ends:
+/// a failed check returns early, and the namespaces must not outlive it.
+struct RemoveOnDrop(String);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Err(e) = teardown(&self.0, Duration::from_secs(2)) {
+            eprintln!("teardown of {}: {e}", self.0);
+        }
+    }
+}
+
 fn netns_list() -> BTreeSet<String> {
     std::fs::read_dir("/run/netns")
         .map(|dir| {
@@ -31,6 +43,7 @@ fn teardown_by_prefix_after_a_crash() -> Result<()> {
     }
     let before = netns_list();
     let prefix = format!("wlt{}-", std::process::id());
+    let _remove = RemoveOnDrop(prefix.clone());
     let dir = tempfile::tempdir()?;
     let config = LabConfig::new("/bin/false", dir.path().join("lab"));
     let lab = Lab::up(Topology::reference(&prefix)?, config.clone())?;
