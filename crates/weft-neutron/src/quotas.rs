@@ -125,8 +125,18 @@ fn quota_body(limits: &BTreeMap<&'static str, i64>) -> Value {
 }
 
 /// The caller may read a project's quotas if it is an admin or the project's member.
-fn may_read(model: &Model, caller: &Caller, project: &str) -> bool {
-    caller.is_admin || project_ref(model, caller.project) == project
+/// The project a quota read names, if the caller may read it (admin, or the
+/// caller's own project); `None` inside for a project weft has not seen yet.
+fn readable_project(
+    model: &Model,
+    caller: &Caller,
+    project: &str,
+) -> Result<Option<Uuid>, NeutronError> {
+    if caller.is_admin || project_ref(model, caller.project) == project {
+        Ok(find_project(model, project, project))
+    } else {
+        Err(NeutronError::policy("get_quota"))
+    }
 }
 
 fn admin_only(caller: &Caller, action: &str) -> Result<(), NeutronError> {
@@ -166,10 +176,7 @@ pub(crate) async fn show(
 ) -> Result<Response, NeutronError> {
     let caller = state.caller(&headers).await?;
     let body = read(state.backend.as_ref(), |model| {
-        if !may_read(model, &caller, &project) {
-            return Err(NeutronError::policy("get_quota"));
-        }
-        let id = find_project(model, &project, &project);
+        let id = readable_project(model, &caller, &project)?;
         Ok(quota_body(&limits(model, id)))
     })?;
     Ok(Json(json!({"quota": body})).into_response())
@@ -194,10 +201,7 @@ pub(crate) async fn details(
 ) -> Result<Response, NeutronError> {
     let caller = state.caller(&headers).await?;
     let body = read(state.backend.as_ref(), |model| {
-        if !may_read(model, &caller, &project) {
-            return Err(NeutronError::policy("get_quota"));
-        }
-        let id = find_project(model, &project, &project);
+        let id = readable_project(model, &caller, &project)?;
         let details: Map<String, Value> = limits(model, id)
             .into_iter()
             .map(|(name, limit)| {
