@@ -440,8 +440,8 @@ pub struct CreateSecurityGroup {
     pub description: String,
     #[serde(default)]
     pub tags: Vec<String>,
-    /// Whether replies are tracked (default true); see
-    /// [`crate::objects::SecurityGroup::stateful`].
+    /// Stateful (default): replies of an admitted connection pass.
+    /// Stateless: every packet, replies too, needs a rule of its direction.
     #[serde(default)]
     pub stateful: Option<bool>,
 }
