@@ -10,9 +10,9 @@ use std::net::Ipv4Addr;
 use common::*;
 use weft_types::{MacAddr, Vni};
 use weft_vrouter::{
-    AclRule, Command, DhcpConfig, Direction, DropReason, Engine, Ethertype, Millis, NextHop,
-    NextHopKind, NhId, Output, VROUTER_MAC, VifConfig, VifId, VifKind, VrfConfig, VrfId,
-    VrouterError,
+    AclRule, Backend, Command, DhcpConfig, Direction, DropReason, Engine, Ethertype, Millis,
+    NextHop, NextHopKind, NhId, Output, ServiceConfig, ServiceKey, VROUTER_MAC, VifConfig, VifId,
+    VifKind, VrfConfig, VrfId, VrouterError,
 };
 use weft_wire::{ArpPacket, ArpRepr, EthernetFrame, Icmpv4Repr};
 
@@ -212,6 +212,69 @@ fn fabric_traffic_goes_to_the_host_under_the_pods_rules() {
         POD_VIF,
         &ping(POD_MAC, POD_IP, OTHER_HOST, 3, false),
     );
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(engine.drop_stats().get(DropReason::FlowDenied), 1);
+}
+
+#[test]
+fn a_service_backend_outside_any_vn_is_reached_through_the_fabric() {
+    // The `kubernetes` Service: its VIP in the pod's VRF, its endpoint the
+    // apiserver's underlay address, which no VN holds.
+    const VIP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 1);
+    let service = Command::SetService(ServiceConfig {
+        key: ServiceKey {
+            vrf: POD_VRF,
+            vip: v4(VIP),
+            protocol: 17,
+            port: 443,
+        },
+        backends: vec![Backend {
+            addr: v4(OTHER_HOST),
+            port: 6443,
+        }],
+    });
+
+    // Without fabric SNAT the backend is not routed: dropped, not sent.
+    let mut engine = node(egress_only(), false);
+    apply(&mut engine, vec![service.clone()]);
+    let request = udp_frame(POD_MAC, (POD_IP, 40000), (VIP, 443));
+    let out = send(&mut engine, POD_VIF, &request);
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(engine.drop_stats().get(DropReason::NoRoute), 1);
+
+    // With it: the connection leaves through the host vif addressed to the
+    // backend (the kernel masquerades it), and the reply the kernel hands
+    // back comes to the pod from the service's address.
+    let mut engine = node(egress_only(), true);
+    apply(&mut engine, vec![service]);
+    let out = send(&mut engine, POD_VIF, &request);
+    let frame = only_to(&out, HOST_VIF).expect("to the node's kernel");
+    assert_eq!(udp_ends(frame), ((POD_IP, 40000), (OTHER_HOST, 6443)));
+    let reply = udp_frame(HOST_MAC, (OTHER_HOST, 6443), (POD_IP, 40000));
+    let out = send(&mut engine, HOST_VIF, &reply);
+    let frame = only_to(&out, POD_VIF).expect("the reply reaches the pod");
+    assert_eq!(udp_ends(frame), ((VIP, 443), (POD_IP, 40000)));
+    assert_eq!(engine.service_connections(), 1);
+
+    // The pod's rules still hold on the backend's address: no egress, no
+    // connection.
+    let mut engine = node(vec![], true);
+    apply(
+        &mut engine,
+        vec![Command::SetService(ServiceConfig {
+            key: ServiceKey {
+                vrf: POD_VRF,
+                vip: v4(VIP),
+                protocol: 17,
+                port: 443,
+            },
+            backends: vec![Backend {
+                addr: v4(OTHER_HOST),
+                port: 6443,
+            }],
+        })],
+    );
+    let out = send(&mut engine, POD_VIF, &request);
     assert!(out.is_empty(), "{out:?}");
     assert_eq!(engine.drop_stats().get(DropReason::FlowDenied), 1);
 }

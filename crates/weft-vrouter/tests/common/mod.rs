@@ -468,3 +468,43 @@ impl World {
         delivered
     }
 }
+
+/// A UDP datagram frame from `src:sport` to `dst:dport`, sent to the
+/// vRouter MAC, with a correct checksum.
+pub fn udp_frame(mac: MacAddr, src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16)) -> Vec<u8> {
+    let body = b"hello service";
+    let udp = UdpRepr {
+        src_port: src.1,
+        dst_port: dst.1,
+        payload_len: body.len(),
+    };
+    let mut datagram = vec![0u8; udp.buffer_len()];
+    datagram[8..].copy_from_slice(body);
+    udp.emit(
+        &mut UdpPacket::new_unchecked(&mut datagram[..]),
+        &IpPair::V4 {
+            src: src.0,
+            dst: dst.0,
+        },
+    )
+    .unwrap();
+    let ip = ipv4_packet(src.0, dst.0, IpProtocol::UDP, 64, &datagram);
+    frame(mac, VROUTER_MAC, EtherType::IPV4, &ip)
+}
+
+/// (src, dst) of a delivered UDP frame, after checking both checksums.
+pub fn udp_ends(frame: &[u8]) -> ((Ipv4Addr, u16), (Ipv4Addr, u16)) {
+    let eth = EthernetFrame::new_checked(frame).unwrap();
+    let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+    let repr = Ipv4Repr::parse(&ip).expect("IPv4 header checksum");
+    let udp = UdpPacket::new_checked(ip.payload()).unwrap();
+    let ips = IpPair::V4 {
+        src: repr.src_addr,
+        dst: repr.dst_addr,
+    };
+    let udp_repr = UdpRepr::parse(&udp, &ips).expect("UDP checksum");
+    (
+        (repr.src_addr, udp_repr.src_port),
+        (repr.dst_addr, udp_repr.dst_port),
+    )
+}
