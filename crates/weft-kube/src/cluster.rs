@@ -1,9 +1,10 @@
-//! What kube-manager knows of the cluster: namespaces, pods and network
-//! policies, reduced to the fields the translation reads. The watcher
+//! What kube-manager knows of the cluster: namespaces, pods, network
+//! policies, Services and their Endpoints, reduced to the fields the translation reads. The watcher
 //! fills these from the apiserver ([`crate::convert`]); tests build them
 //! directly.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use ipnet::IpNet;
 use uuid::Uuid;
@@ -128,6 +129,42 @@ pub enum PortSpec {
     Named(String),
 }
 
+/// A Service that is load-balanced on its ClusterIP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    pub namespace: String,
+    pub name: String,
+    /// Becomes the UUID of the VIP port and of the load balancer.
+    pub uid: Uuid,
+    /// None for headless and ExternalName Services (no load balancer).
+    pub cluster_ip: Option<IpAddr>,
+    pub ports: Vec<ServicePort>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServicePort {
+    /// Empty for the single unnamed port.
+    pub name: String,
+    /// `TCP`, `UDP` or `SCTP`, as Kubernetes spells them.
+    pub protocol: String,
+    pub port: u16,
+}
+
+/// A Service's core/v1 Endpoints: `targetPort` already resolved, ready
+/// addresses only (`notReadyAddresses` get no traffic, as with kube-proxy).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Endpoints {
+    pub namespace: String,
+    pub name: String,
+    pub subsets: Vec<EndpointSubset>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EndpointSubset {
+    pub addresses: Vec<IpAddr>,
+    pub ports: Vec<ServicePort>,
+}
+
 /// The whole of what kube-manager has seen, keyed for lookups.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
@@ -136,6 +173,10 @@ pub struct Snapshot {
     pub pods: BTreeMap<Uuid, Pod>,
     /// By (namespace, name).
     pub policies: BTreeMap<(String, String), Policy>,
+    /// By (namespace, name).
+    pub services: BTreeMap<(String, String), Service>,
+    /// By (namespace, name), the name of their Service.
+    pub endpoints: BTreeMap<(String, String), Endpoints>,
 }
 
 impl Snapshot {

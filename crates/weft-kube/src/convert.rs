@@ -12,8 +12,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use uuid::Uuid;
 
 use crate::cluster::{
-    ContainerPort, Expression, Namespace, Peer, Pod, Policy, PolicyPort, PolicyRule, PortSpec,
-    Selector,
+    ContainerPort, EndpointSubset, Endpoints, Expression, Namespace, Peer, Pod, Policy, PolicyPort,
+    PolicyRule, PortSpec, Selector, Service, ServicePort,
 };
 
 pub fn namespace(ns: &core::Namespace) -> Option<Namespace> {
@@ -56,6 +56,78 @@ pub fn pod(pod: &core::Pod) -> Result<Pod, String> {
         labels: pod.metadata.labels.clone().unwrap_or_default(),
         annotations: pod.metadata.annotations.clone().unwrap_or_default(),
         ports,
+    })
+}
+
+/// A Service, or why it cannot be one (no UID that is a UUID, a clusterIP
+/// or port that is not one).
+pub fn service(svc: &core::Service) -> Result<Service, String> {
+    let namespace = svc.metadata.namespace.clone().unwrap_or_default();
+    let name = svc.metadata.name.clone().unwrap_or_default();
+    let who = format!("Service {namespace}/{name}");
+    let uid_text = svc.metadata.uid.clone().unwrap_or_default();
+    let uid = Uuid::parse_str(&uid_text)
+        .map_err(|e| format!("{who}: uid {uid_text:?} is not a UUID: {e}"))?;
+    let spec = svc.spec.clone().unwrap_or_default();
+    let cluster_ip = match (spec.type_.as_deref(), spec.cluster_ip.as_deref()) {
+        (Some("ExternalName"), _) | (_, None | Some("" | "None")) => None,
+        (_, Some(ip)) => Some(
+            ip.parse()
+                .map_err(|_| format!("{who}: clusterIP {ip:?} is not an address"))?,
+        ),
+    };
+    let mut ports = Vec::new();
+    for p in spec.ports.iter().flatten() {
+        ports.push(ServicePort {
+            name: p.name.clone().unwrap_or_default(),
+            protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+            port: u16::try_from(p.port)
+                .ok()
+                .filter(|n| *n != 0)
+                .ok_or_else(|| format!("{who}: port {} is out of range", p.port))?,
+        });
+    }
+    Ok(Service {
+        namespace,
+        name,
+        uid,
+        cluster_ip,
+        ports,
+    })
+}
+
+/// A Service's Endpoints (ready addresses only), or why they cannot be
+/// read (an address or port that is not one).
+pub fn endpoints(ep: &core::Endpoints) -> Result<Endpoints, String> {
+    let namespace = ep.metadata.namespace.clone().unwrap_or_default();
+    let name = ep.metadata.name.clone().unwrap_or_default();
+    let who = format!("Endpoints {namespace}/{name}");
+    let mut subsets = Vec::new();
+    for subset in ep.subsets.iter().flatten() {
+        let mut addresses = Vec::new();
+        for a in subset.addresses.iter().flatten() {
+            addresses.push(
+                a.ip.parse()
+                    .map_err(|_| format!("{who}: address {:?} is not an address", a.ip))?,
+            );
+        }
+        let mut ports = Vec::new();
+        for p in subset.ports.iter().flatten() {
+            ports.push(ServicePort {
+                name: p.name.clone().unwrap_or_default(),
+                protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                port: u16::try_from(p.port)
+                    .ok()
+                    .filter(|n| *n != 0)
+                    .ok_or_else(|| format!("{who}: port {} is out of range", p.port))?,
+            });
+        }
+        subsets.push(EndpointSubset { addresses, ports });
+    }
+    Ok(Endpoints {
+        namespace,
+        name,
+        subsets,
     })
 }
 
@@ -230,6 +302,66 @@ mod tests {
 
     fn np(json: serde_json::Value) -> net::NetworkPolicy {
         serde_json::from_value(json).expect("a NetworkPolicy")
+    }
+
+    #[test]
+    fn services_and_endpoints_read_as_kubernetes_means_them() {
+        let uid = "0b6c43d4-5d8e-4b6f-9c43-7a3e2b1c0d9e";
+        let read = |v: serde_json::Value| service(&serde_json::from_value(v).expect("a Service"));
+        let s = read(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "a", "uid": uid},
+            "spec": {"clusterIP": "10.96.0.20", "ports": [
+                {"name": "http", "port": 80, "targetPort": "web"},
+                {"name": "dns", "port": 53, "protocol": "UDP"}
+            ]}
+        }))
+        .expect("a load-balanced Service");
+        assert_eq!(s.cluster_ip, Some("10.96.0.20".parse().expect("ip")));
+        assert_eq!(s.uid.to_string(), uid);
+        assert_eq!(
+            (
+                s.ports[0].name.as_str(),
+                s.ports[0].protocol.as_str(),
+                s.ports[0].port
+            ),
+            ("http", "TCP", 80)
+        );
+        assert_eq!(s.ports[1].protocol, "UDP");
+        for spec in [
+            serde_json::json!({"clusterIP": "None"}),
+            serde_json::json!({"type": "ExternalName", "externalName": "example.org"}),
+        ] {
+            let s = read(serde_json::json!({
+                "metadata": {"name": "h", "namespace": "a", "uid": uid}, "spec": spec
+            }))
+            .expect("a Service");
+            assert_eq!(s.cluster_ip, None);
+        }
+        let bad = read(serde_json::json!({
+            "metadata": {"name": "b", "namespace": "a", "uid": uid},
+            "spec": {"clusterIP": "ten"}
+        }));
+        assert!(
+            bad.expect_err("bad clusterIP")
+                .contains("Service a/b: clusterIP \"ten\"")
+        );
+
+        let e: core::Endpoints = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "a"},
+            "subsets": [{
+                "addresses": [{"ip": "10.32.0.5"}],
+                "notReadyAddresses": [{"ip": "10.32.0.9"}],
+                "ports": [{"name": "http", "port": 8080}]
+            }]
+        }))
+        .expect("Endpoints");
+        let e = endpoints(&e).expect("readable");
+        assert_eq!(
+            e.subsets[0].addresses,
+            vec!["10.32.0.5".parse::<std::net::IpAddr>().expect("ip")]
+        );
+        assert_eq!(e.subsets[0].ports[0].port, 8080);
+        assert_eq!(e.subsets[0].ports[0].protocol, "TCP");
     }
 
     #[test]

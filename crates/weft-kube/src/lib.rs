@@ -12,10 +12,10 @@
 //!   the same port), on the network its annotation, its namespace's
 //!   annotation, or the cluster default names ([`annotation`]).
 //! * NetworkPolicy → security groups ([`policy`]).
-//! * Services are not handled here yet: ClusterIP VIPs need the vRouter's
-//!   load balancer fed from Services and Endpoints; [`watch`] is where a
-//!   Service/Endpoints watcher joins, and [`names::ClusterConfig`] already
-//!   makes the service network their VIPs come from.
+//! * Service (with a ClusterIP) → a port of the service network holding
+//!   the ClusterIP and a load balancer on it whose backends are the ready
+//!   addresses of the Service's Endpoints ([`service`]): the vRouters do
+//!   what kube-proxy would.
 //!
 //! Layout: [`cluster`] holds the reduced view of Kubernetes objects,
 //! [`convert`] fills it from the apiserver's types, [`reconcile`] plans
@@ -29,6 +29,7 @@ pub mod convert;
 pub mod names;
 pub mod policy;
 pub mod reconcile;
+pub mod service;
 pub mod sync;
 pub mod watch;
 

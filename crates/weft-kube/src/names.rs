@@ -12,6 +12,9 @@ pub const DOMAIN: &str = "default-domain";
 /// `device_owner` of pods' ports (the CNI side makes the same ports).
 pub const POD_DEVICE_OWNER: &str = "k8s:pod";
 
+/// `device_owner` of the ports holding Services' ClusterIPs.
+pub const SERVICE_DEVICE_OWNER: &str = "k8s:service";
+
 /// Tag put on every object kube-manager makes, so it only ever removes its own.
 pub const TAG: &str = "k8s";
 

@@ -46,6 +46,7 @@ fn snapshot(namespaces: Vec<Namespace>, pods: Vec<Pod>, policies: Vec<Policy>) -
             .into_iter()
             .map(|p| ((p.namespace.clone(), p.name.clone()), p))
             .collect(),
+        ..Snapshot::default()
     }
 }
 

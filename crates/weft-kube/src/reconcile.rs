@@ -19,7 +19,7 @@ use uuid::Uuid;
 use weft_model::{
     Command, CreateNetwork, CreatePort, CreateProject, CreateSecurityGroup,
     CreateSecurityGroupRule, CreateSubnet, DEFAULT_GROUP, Direction, Ethertype, Model, Port, Ref,
-    SecurityGroupRule, UpdatePort, VifType,
+    SecurityGroupRule, UpdatePort, UpdateSubnet, VifType,
 };
 use weft_types::{FqName, Prefix};
 
@@ -27,6 +27,7 @@ use crate::annotation::place;
 use crate::cluster::{Pod, Snapshot};
 use crate::names::{ClusterConfig, POD_DEVICE_OWNER, TAG};
 use crate::policy::{self, GroupSpec, Remote, RuleSpec, compile};
+use crate::service;
 
 /// What one pass decided.
 #[derive(Debug, Default)]
@@ -136,12 +137,26 @@ impl Planner<'_> {
 
     /// `fabric_snat`: the network's pods reach the fabric (the API server,
     /// other nodes) through their node, masqueraded to its address.
-    fn network(&mut self, name: FqName, cidr: &IpNet, description: &str, fabric_snat: bool) {
+    /// `all_addresses`: no gateway or DNS address takes any of the subnet's
+    /// addresses (the service network, where each is a ClusterIP to be and
+    /// the `kubernetes` Service takes the first).
+    fn network(
+        &mut self,
+        name: FqName,
+        cidr: &IpNet,
+        description: &str,
+        fabric_snat: bool,
+        all_addresses: bool,
+    ) {
         let found = self.model.networks().find(|n| n.fq_name == name);
         match found {
             None => {
                 let mut subnet = CreateSubnet::with_cidr(prefix(cidr));
                 subnet.name = format!("{}-subnet", name.name());
+                if all_addresses {
+                    subnet.gateway_ip = Some(None);
+                    subnet.dns_service_ip = Some(None);
+                }
                 self.plan
                     .commands
                     .push(Command::CreateNetwork(CreateNetwork {
@@ -160,14 +175,31 @@ impl Planner<'_> {
             }
             Some(n) => {
                 let want = prefix(cidr);
-                if !self
-                    .model
-                    .subnets_of(n.meta.id)
-                    .iter()
-                    .any(|s| s.cidr == want)
-                {
+                let subnets = self.model.subnets_of(n.meta.id);
+                let Some(subnet) = subnets.iter().find(|s| s.cidr == want) else {
                     self.plan.problems.push(format!(
                         "network {name} exists without subnet {want}; it is used as it is"
+                    ));
+                    return;
+                };
+                if !all_addresses {
+                    return;
+                }
+                // Made before Services were load-balanced: its gateway
+                // holds the first address, the `kubernetes` Service's.
+                if subnet.gateway_ip.is_some() {
+                    self.plan.commands.push(Command::UpdateSubnet(
+                        Ref::Id(subnet.meta.id),
+                        UpdateSubnet {
+                            gateway_ip: Some(None),
+                            ..UpdateSubnet::default()
+                        },
+                    ));
+                }
+                if let Some(dns) = subnet.dns_service_ip {
+                    self.plan.problems.push(format!(
+                        "subnet {want} of {name} keeps DNS address {dns}: no Service can \
+                         have it as clusterIP"
                     ));
                 }
             }
@@ -339,12 +371,14 @@ pub fn plan(cluster: &ClusterConfig, snapshot: &Snapshot, synced: bool, model: &
         &cluster.pod_cidr,
         "Kubernetes default pod network",
         true,
+        false,
     );
     p.network(
         cluster.service_network(),
         &cluster.service_cidr,
         "Kubernetes service network",
         false,
+        true,
     );
     for (name, direction) in [
         (cluster.allow_ingress_group(), Direction::Ingress),
@@ -376,6 +410,8 @@ pub fn plan(cluster: &ClusterConfig, snapshot: &Snapshot, synced: bool, model: &
         let groups = compiled.pod_groups.get(&pod.uid).unwrap_or(&empty);
         p.pod(snapshot, pod, groups);
     }
+    // Services (their removals too, once synced).
+    let services_removed = service::plan(cluster, snapshot, synced, model, &mut p.plan);
     if !synced {
         return p.plan;
     }
@@ -387,7 +423,7 @@ pub fn plan(cluster: &ClusterConfig, snapshot: &Snapshot, synced: bool, model: &
         .filter(|p| p.wants_port())
         .map(|p| p.uid)
         .collect();
-    let mut removed_ports = BTreeSet::new();
+    let mut removed_ports = services_removed;
     for port in model.ports() {
         if is_cluster_pod_port(cluster, port) && !wanted.contains(&port.meta.id) {
             removed_ports.insert(port.meta.id);
@@ -408,8 +444,15 @@ pub fn plan(cluster: &ClusterConfig, snapshot: &Snapshot, synced: bool, model: &
     let holds: BTreeMap<Uuid, usize> = model
         .ports()
         .filter(|port| !removed_ports.contains(&port.meta.id))
-        .fold(BTreeMap::new(), |mut m, port| {
-            *m.entry(port.project_id).or_default() += 1;
+        .map(|port| port.project_id)
+        .chain(
+            model
+                .load_balancers()
+                .filter(|lb| !removed_ports.contains(&lb.meta.id))
+                .map(|lb| lb.project_id),
+        )
+        .fold(BTreeMap::new(), |mut m, project| {
+            *m.entry(project).or_default() += 1;
             m
         });
     for project in model.projects() {
@@ -428,7 +471,8 @@ pub fn plan(cluster: &ClusterConfig, snapshot: &Snapshot, synced: bool, model: &
             || model.networks().any(|n| n.project_id == project.meta.id)
         {
             p.plan.problems.push(format!(
-                "namespace {ns} is gone but project {} still holds ports or networks; it is kept",
+                "namespace {ns} is gone but project {} still holds ports, networks or load \
+                 balancers; it is kept",
                 project.fq_name
             ));
             continue;

@@ -52,6 +52,7 @@ fn snapshot(namespaces: Vec<Namespace>, pods: Vec<Pod>) -> Snapshot {
             .collect(),
         pods: pods.into_iter().map(|p| (p.uid, p)).collect(),
         policies: BTreeMap::new(),
+        ..Snapshot::default()
     }
 }
 

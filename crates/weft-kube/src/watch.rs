@@ -1,14 +1,13 @@
-//! The driver: list then watch Namespaces, Pods and NetworkPolicies, keep a
-//! [`Snapshot`], and reconcile the model after every burst of events.
+//! The driver: list then watch Namespaces, Pods, NetworkPolicies, Services
+//! and Endpoints, keep a [`Snapshot`], and reconcile the model after every
+//! burst of events.
 //!
 //! Restart (of the server or of kube-manager alone) is a fresh list: until
-//! all three kinds are listed nothing is removed; then ports whose pod is
-//! gone are deleted and every other port is kept as it is, so no pod's
-//! address changes. A watch that breaks is re-listed the same way (the
-//! watcher's `Init`…`InitDone`, replacing that kind wholesale).
-//!
-//! Services and Endpoints are not watched yet; a watcher for them joins
-//! [`Kind`] and feeds the vRouter's load balancer when the data path has it.
+//! every kind is listed nothing is removed; then ports whose pod is gone
+//! and load balancers whose Service is gone are deleted and everything
+//! else is kept as it is, so no pod's address and no ClusterIP changes. A
+//! watch that breaks is re-listed the same way (the watcher's
+//! `Init`…`InitDone`, replacing that kind wholesale).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -24,7 +23,7 @@ use uuid::Uuid;
 
 use crate::annotation::{Placement, place};
 use crate::backend::Backend;
-use crate::cluster::{Namespace, Pod, Policy, Snapshot};
+use crate::cluster::{Endpoints, Namespace, Pod, Policy, Service, Snapshot};
 use crate::convert;
 use crate::names::ClusterConfig;
 use crate::sync::Reconciler;
@@ -59,6 +58,8 @@ struct State {
     namespaces: Option<BTreeMap<String, Namespace>>,
     pods: Option<BTreeMap<Uuid, Pod>>,
     policies: Option<BTreeMap<(String, String), Policy>>,
+    services: Option<BTreeMap<(String, String), Service>>,
+    endpoints: Option<BTreeMap<(String, String), Endpoints>>,
     /// Problems already logged, so a problem is said once, not each pass.
     reported: BTreeSet<String>,
 }
@@ -68,12 +69,21 @@ enum Kind {
     Namespace,
     Pod,
     Policy,
+    Service,
+    Endpoints,
+}
+
+impl Kind {
+    /// How many kinds are watched: all must be listed before removals.
+    const COUNT: usize = 5;
 }
 
 enum Ev {
     Ns(watcher::Event<core::Namespace>),
     Pod(Box<watcher::Event<core::Pod>>),
     Policy(watcher::Event<net::NetworkPolicy>),
+    Service(Box<watcher::Event<core::Service>>),
+    Endpoints(watcher::Event<core::Endpoints>),
     Broken(Kind, watcher::Error),
 }
 
@@ -150,10 +160,30 @@ impl KubeManager {
         let pods = watcher(Api::<core::Pod>::all(self.client.clone()), cfg.clone())
             .default_backoff()
             .map(|e| e.map_or_else(|e| Ev::Broken(Kind::Pod, e), |e| Ev::Pod(Box::new(e))));
-        let policies = watcher(Api::<net::NetworkPolicy>::all(self.client.clone()), cfg)
+        let policies = watcher(
+            Api::<net::NetworkPolicy>::all(self.client.clone()),
+            cfg.clone(),
+        )
+        .default_backoff()
+        .map(|e| e.map_or_else(|e| Ev::Broken(Kind::Policy, e), Ev::Policy));
+        let services = watcher(Api::<core::Service>::all(self.client.clone()), cfg.clone())
             .default_backoff()
-            .map(|e| e.map_or_else(|e| Ev::Broken(Kind::Policy, e), Ev::Policy));
-        let mut events = stream::select_all([namespaces.boxed(), pods.boxed(), policies.boxed()]);
+            .map(|e| {
+                e.map_or_else(
+                    |e| Ev::Broken(Kind::Service, e),
+                    |e| Ev::Service(Box::new(e)),
+                )
+            });
+        let endpoints = watcher(Api::<core::Endpoints>::all(self.client.clone()), cfg)
+            .default_backoff()
+            .map(|e| e.map_or_else(|e| Ev::Broken(Kind::Endpoints, e), Ev::Endpoints));
+        let mut events = stream::select_all([
+            namespaces.boxed(),
+            pods.boxed(),
+            policies.boxed(),
+            services.boxed(),
+            endpoints.boxed(),
+        ]);
         while let Some(first) = events.next().await {
             let mut changed = self.handle(first);
             // Take the whole burst before reconciling once.
@@ -170,7 +200,7 @@ impl KubeManager {
     pub async fn reconcile(&self) {
         let (snapshot, synced) = {
             let state = lock(&self.state);
-            (state.snapshot.clone(), state.listed.len() == 3)
+            (state.snapshot.clone(), state.listed.len() == Kind::COUNT)
         };
         let outcome = self.reconciler.reconcile(&snapshot, synced).await;
         let mut state = lock(&self.state);
@@ -237,6 +267,24 @@ impl KubeManager {
                 &mut state.policies,
                 &mut state.listed,
                 Kind::Policy,
+            ),
+            Ev::Service(e) => apply_event(
+                *e,
+                |o| convert::service(&o),
+                |s: &Service| (s.namespace.clone(), s.name.clone()),
+                &mut state.snapshot.services,
+                &mut state.services,
+                &mut state.listed,
+                Kind::Service,
+            ),
+            Ev::Endpoints(e) => apply_event(
+                e,
+                |o| convert::endpoints(&o),
+                |e: &Endpoints| (e.namespace.clone(), e.name.clone()),
+                &mut state.snapshot.endpoints,
+                &mut state.endpoints,
+                &mut state.listed,
+                Kind::Endpoints,
             ),
         }
     }
