@@ -1,0 +1,210 @@
+//! A Service whose backend is outside every VN, as the `kubernetes`
+//! Service's is (the apiserver's underlay address), with real packets in
+//! the reference lab: a pod on a VN with fabric SNAT connects to the
+//! service address; its vRouter sends the connection to k8s-master's
+//! underlay address through the node's kernel (which masquerades it), and
+//! the answer comes back to the pod from the service address.
+
+#[allow(dead_code)]
+#[path = "overlay/support.rs"]
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Child;
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use support::*;
+use weft_lab::Lab;
+
+const PODS: &str = "default-domain:k8s-default:pods";
+const SERVICES: &str = "default-domain:k8s-default:k8s-default-service-network";
+const MASTER: &str = "k8s-master";
+const MASTER_IP: &str = "192.168.200.12";
+const NODE_IP: &str = "192.168.200.14";
+
+/// Kills (by pid) and reaps a process this test started.
+struct Started(Child);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `curl url` inside `from`: the body, or `None` if it failed.
+fn fetch(lab: &Lab, from: &str, url: &str) -> Result<Option<String>> {
+    let out = lab
+        .exec(from, "curl")?
+        .args(["-sf", "--noproxy", "*", "-m", "2", url])
+        .output()?;
+    Ok(out
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// The client address the CGI script reports, as plain IPv4.
+fn client_of(body: &str) -> String {
+    body.trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_start_matches("::ffff:")
+        .to_owned()
+}
+
+#[test]
+#[ignore = "needs root and network namespaces: run scripts/test as root"]
+fn a_pod_reaches_the_fabric_through_a_service_address() -> Result<()> {
+    for (tool, arg) in [("nft", "--version"), ("curl", "--version")] {
+        ensure!(
+            std::process::Command::new(tool).arg(arg).output().is_ok(),
+            "{tool} is not installed (scripts/test installs it)"
+        );
+    }
+    with_lab_config(
+        "v",
+        |config| config.host_interface = Some("vhost0".into()),
+        |lab| {
+            register_nodes(lab)?;
+            weft(lab, CONTROL, &["project", "create", "k8s-default"])?;
+            weft(
+                lab,
+                CONTROL,
+                &[
+                    "vn",
+                    "create",
+                    PODS,
+                    "--subnet",
+                    "10.32.0.0/24",
+                    "--fabric-snat",
+                ],
+            )?;
+            weft(
+                lab,
+                CONTROL,
+                &["vn", "create", SERVICES, "--subnet", "10.96.0.0/12"],
+            )?;
+            let port = create_port(
+                lab,
+                &[
+                    "--vn",
+                    PODS,
+                    "--name",
+                    "client",
+                    "--project",
+                    "k8s-default",
+                    "--host",
+                    WORKER,
+                    "--vif-type",
+                    "veth",
+                ],
+            )?;
+            lab.add_pod(
+                WORKER,
+                "pod",
+                &port.id,
+                port.mac,
+                format!("{}/24", port.ip).parse()?,
+                Some("10.32.0.1".parse()?),
+            )?;
+
+            // The apiserver stand-in: k8s-master's underlay address, in no
+            // VN, answering with the client's address.
+            let site = tempfile::tempdir()?;
+            let cgi = site.path().join("cgi-bin");
+            std::fs::create_dir(&cgi)?;
+            let script = cgi.join("ip");
+            std::fs::write(
+                &script,
+                "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho \"$REMOTE_ADDR\"\n",
+            )?;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+            let _httpd = Started(
+                lab.exec(MASTER, "busybox")?
+                    .args(["httpd", "-f", "-p", "6443", "-h"])
+                    .arg(site.path())
+                    .spawn()?,
+            );
+
+            let vip = create_port(
+                lab,
+                &[
+                    "--vn",
+                    SERVICES,
+                    "--name",
+                    "kubernetes",
+                    "--project",
+                    "k8s-default",
+                ],
+            )?;
+            let backend = format!("tcp:443={MASTER_IP}:6443");
+            let lb = api(
+                lab,
+                &[
+                    "lb",
+                    "create",
+                    "default-domain:k8s-default:kubernetes",
+                    "--vip-port",
+                    &vip.id,
+                    "--client-network",
+                    PODS,
+                    "--listener",
+                    &backend,
+                ],
+            )?;
+            let vip_ip = vip.ip.to_string();
+            ensure!(lb["vip_address"] == vip_ip.as_str(), "{lb}");
+
+            let url = format!("http://{vip_ip}:443/cgi-bin/ip");
+            let mut last = None;
+            wait_for(
+                "the pod to reach k8s-master through the service address",
+                Duration::from_secs(20),
+                || {
+                    last = fetch(lab, "pod", &url).ok().flatten();
+                    last.is_some()
+                },
+            )
+            .with_context(|| {
+                format!(
+                    "last answer: {last:?}; drops {:?}; flows {:?}",
+                    agent(lab, WORKER, &["dropstats"]).ok(),
+                    agent(lab, WORKER, &["flow", "-l"]).ok()
+                )
+            })?;
+            // Masqueraded by the node on the way out.
+            ensure!(
+                last.as_deref().map(client_of).as_deref() == Some(NODE_IP),
+                "k8s-master saw {last:?}, not the node's address"
+            );
+            // The flow the pod's groups saw is the one to the backend.
+            let flows = agent(lab, WORKER, &["flow", "-l"])?;
+            let to_backend = flows.as_array().context("flows")?.iter().any(|f| {
+                f["src"] == port.ip.to_string().as_str()
+                    && f["dst"] == MASTER_IP
+                    && f["dst_port"] == 6443
+            });
+            ensure!(to_backend, "no pod → {MASTER_IP}:6443 flow: {flows}");
+
+            // The backend gone from the listener: connections are refused.
+            weft(
+                lab,
+                CONTROL,
+                &[
+                    "lb",
+                    "update",
+                    "default-domain:k8s-default:kubernetes",
+                    "--listener",
+                    "tcp:443",
+                ],
+            )?;
+            wait_for("connections to be refused", Duration::from_secs(20), || {
+                fetch(lab, "pod", &url).is_ok_and(|b| b.is_none())
+                    && drops(lab, WORKER, "no_backend").is_ok_and(|n| n > 0)
+            })?;
+            Ok(())
+        },
+    )
+}
