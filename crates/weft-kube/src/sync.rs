@@ -9,9 +9,11 @@ use crate::cluster::Snapshot;
 use crate::names::ClusterConfig;
 use crate::reconcile::plan;
 
-/// Passes per reconcile: one makes objects, the next trims the default
-/// rules of new groups; more means something keeps failing.
-const MAX_PASSES: usize = 4;
+/// Passes per reconcile: one makes the cluster's objects, the next ports,
+/// groups and Services, then default rules of new groups are trimmed and
+/// load balancers take in the networks of new pod ports; more means
+/// something keeps failing.
+const MAX_PASSES: usize = 6;
 
 /// What a reconcile did.
 #[derive(Debug, Default, PartialEq, Eq)]
