@@ -154,6 +154,8 @@ impl Planner<'_> {
                 let mut subnet = CreateSubnet::with_cidr(prefix(cidr));
                 subnet.name = format!("{}-subnet", name.name());
                 if all_addresses {
+                    // ClusterIPs come from the whole range: the apiserver
+                    // gives the first address to the `kubernetes` Service.
                     subnet.gateway_ip = Some(None);
                     subnet.dns_service_ip = Some(None);
                 }

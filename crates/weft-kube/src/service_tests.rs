@@ -358,22 +358,3 @@ async fn an_old_service_network_gives_its_gateway_address_back() {
         "10.96.0.1"
     );
 }
-
-#[test]
-fn a_new_service_network_keeps_every_address_for_services() {
-    let memory = Memory::new();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let r = Reconciler {
-        cluster: ClusterConfig::default(),
-        backend: Arc::new(memory),
-    };
-    rt.block_on(r.reconcile(&Snapshot::default(), false));
-    let service_net = r.cluster.service_network();
-    let subnet = crate::backend::read(r.backend.as_ref(), |m| {
-        let n = m.networks().find(|n| n.fq_name == service_net).unwrap();
-        m.subnets_of(n.meta.id)[0].clone()
-    });
-    assert_eq!((subnet.gateway_ip, subnet.dns_service_ip), (None, None));
-}
