@@ -358,3 +358,82 @@ async fn an_old_service_network_gives_its_gateway_address_back() {
         "10.96.0.1"
     );
 }
+
+#[tokio::test]
+async fn pods_on_annotated_networks_reach_services_too() {
+    let (memory, r) = world();
+    let name = |s: &str| weft_types::FqName::from_components(s.split(':')).unwrap();
+    memory
+        .run(Command::CreateProject(weft_model::CreateProject {
+            fq_name: name("default-domain:k8s-contrail"),
+            id: None,
+            description: String::new(),
+            tags: vec![],
+            external_id: None,
+        }))
+        .unwrap();
+    memory
+        .run(Command::CreateNetwork(CreateNetwork {
+            fq_name: name("default-domain:k8s-contrail:seamless"),
+            id: None,
+            description: String::new(),
+            tags: vec![],
+            subnets: vec![CreateSubnet::with_cidr(
+                Prefix::parse_strict("192.168.1.0/24").unwrap(),
+            )],
+            vxlan_id: None,
+            route_targets: None,
+            forwarding_mode: None,
+            shared: false,
+            admin_state_up: None,
+            fabric_snat: false,
+        }))
+        .unwrap();
+    let mut seamless = ns("seamless");
+    seamless.annotations.insert(
+        crate::annotation::TF_NETWORK.into(),
+        r#"{"domain":"default-domain", "project": "k8s-contrail", "name":"seamless"}"#.into(),
+    );
+    let (k, k_eps) = kubernetes();
+    let mut s = snapshot(&["default"], vec![k], vec![k_eps]);
+    s.namespaces.insert("seamless".into(), seamless);
+    let cont = crate::cluster::Pod {
+        namespace: "seamless".into(),
+        name: "cont".into(),
+        uid: Uuid::from_u128(0xc0),
+        node: Some("k8s-worker".into()),
+        host_network: false,
+        finished: false,
+        labels: Default::default(),
+        annotations: Default::default(),
+        ports: Vec::new(),
+    };
+    s.pods.insert(cont.uid, cont);
+    let out = r.reconcile(&s, true).await;
+    assert!(
+        out.converged && out.failed.is_empty() && out.problems.is_empty(),
+        "{out:?}"
+    );
+    let (pod_net, seamless_net) = crate::backend::read(memory.as_ref(), |m| {
+        let id = |fq: &str| {
+            m.networks()
+                .find(|n| n.fq_name.to_string() == fq)
+                .unwrap()
+                .meta
+                .id
+        };
+        (
+            id("default-domain:k8s-default:k8s-default-pod-network"),
+            id("default-domain:k8s-contrail:seamless"),
+        )
+    });
+    let mut want = vec![pod_net, seamless_net];
+    want.sort();
+    assert_eq!(lb(&memory, 0x1).unwrap().client_network_ids, want);
+
+    // The pod gone: its network no longer needs the Service.
+    s.pods.clear();
+    let out = r.reconcile(&s, true).await;
+    assert!(out.converged && out.failed.is_empty(), "{out:?}");
+    assert_eq!(lb(&memory, 0x1).unwrap().client_network_ids, vec![pod_net]);
+}
