@@ -1,10 +1,11 @@
-//! kube-manager: Kubernetes namespaces, pods and network policies mapped
-//! onto weft's model, through the server's single writer like the Neutron
+//! kube-manager: Kubernetes namespaces, pods, network policies and Services
+//! mapped onto weft's model, through the server's single writer like the Neutron
 //! API (DESIGN.md §3.7).
 //!
 //! * Cluster `k8s` (by default) gets project `default-domain:k8s-default`
 //!   with the default pod network (10.32.0.0/12) and the service network
-//!   (10.96.0.0/12), made at start if missing ([`names`]).
+//!   (10.96.0.0/12, no gateway or DNS address: every address may be a
+//!   ClusterIP), made at start if missing ([`names`]).
 //! * Namespace `ns` → project `default-domain:k8s-ns` whose `default` group
 //!   admits all traffic (Kubernetes' default-allow); removed with the
 //!   namespace once it holds nothing.
