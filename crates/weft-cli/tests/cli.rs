@@ -174,3 +174,31 @@ fn bad_input_exits_non_zero_with_the_rule_broken() {
             .contains("cannot talk to the weft server at http://127.0.0.1:9")
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_a_listing_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"));
+    ok(&server, &["project", "create", "k8s-contrail"]);
+    let mut child = server
+        .command(&["project", "list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the answer comes back from the server,
+    // as `weft project list | head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.signal(),
+        Some(nix::libc::SIGPIPE),
+        "status {:?}, stderr {stderr}",
+        out.status
+    );
+    assert!(stderr.is_empty(), "{stderr}");
+}
