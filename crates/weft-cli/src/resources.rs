@@ -182,6 +182,7 @@ async fn vn(client: &Client, format: Format, cmd: VnCmd) -> anyhow::Result<()> {
                 shared,
                 admin_state_up: None,
                 fabric_snat,
+                mtu: None,
             };
             let network = client.create::<VirtualNetworks>(&req).await?;
             match format {

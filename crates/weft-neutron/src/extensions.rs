@@ -10,7 +10,7 @@ use crate::api::NeutronState;
 use crate::error::NeutronError;
 
 /// (alias, name, description)
-const EXTENSIONS: [(&str, &str, &str); 20] = [
+const EXTENSIONS: [(&str, &str, &str); 23] = [
     (
         "security-group",
         "security-group",
@@ -85,7 +85,7 @@ const EXTENSIONS: [(&str, &str, &str); 20] = [
     (
         "net-mtu",
         "Network MTU",
-        "Networks report the MTU their ports can use (1500 less the overlay's headers).",
+        "Networks report the MTU their ports are told: their own, else 1500 less the overlay's headers.",
     ),
     (
         "security-groups-normalized-cidr",
@@ -106,6 +106,21 @@ const EXTENSIONS: [(&str, &str, &str); 20] = [
         "quota_details",
         "Quota details management support",
         "Each quota with its limit, use and reservations.",
+    ),
+    (
+        "net-mtu-writable",
+        "Network MTU (writable)",
+        "Provides a writable MTU attribute for a network resource.",
+    ),
+    (
+        "rbac-policies",
+        "RBAC Policies",
+        "Allows creation and modification of policies that control project access to resources.",
+    ),
+    (
+        "rbac-security-groups",
+        "Add security_group type to RBAC",
+        "Add security_group type to RBAC",
     ),
 ];
 
