@@ -39,6 +39,7 @@ fn port(id: &str, ip: &str, sg: u32) -> proto::Port {
         vif_type: proto::VifType::Tap as i32,
         interface_name: weft_control::tap_interface_name(id),
         admin_up: true,
+        mtu: 0,
     }
 }
 
