@@ -273,4 +273,27 @@ fn openstack_cli_with_keystone_drives_the_neutron_api() {
     assert_eq!(status, 200, "{body}");
     let vn: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(vn["id"], net_id);
+
+    // A project weft first meets through an admin acting for it (no token
+    // of its own yet) is still named after its Keystone name, which weft
+    // reads with the service user's credentials.
+    os.run(
+        "admin",
+        "admin",
+        &["project", "create", "--domain", "default", "fresh"],
+    )
+    .unwrap();
+    let made = os.json(
+        "admin",
+        "admin",
+        &["network", "create", "--project", "fresh", "freshnet"],
+    );
+    let (status, body) = http_get(
+        api_port,
+        "/v1/virtual-networks/default-domain:fresh:freshnet",
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    let vn: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(vn["id"], made["id"]);
 }

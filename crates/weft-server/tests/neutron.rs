@@ -1528,7 +1528,7 @@ async fn rbac_policies_share_security_groups() {
     let (_, body) = r.get(&sg_path, "admin").await;
     assert_eq!(body["security_group"]["shared"], false, "not shared with admin");
     let (_, body) = r.get("/v2.0/security-groups?shared=True", "alice").await;
-    assert_eq!(ids(&body["security_groups"]), [sg_id.clone()]);
+    assert_eq!(ids(&body["security_groups"]), [sg_id.as_str()]);
     assert_eq!(r.get(&sg_path, "bob").await.0, StatusCode::NOT_FOUND);
     // Shared for use, not for change.
     let (status, _) = r
