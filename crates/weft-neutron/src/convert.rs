@@ -505,6 +505,7 @@ pub(crate) fn update_group(
             name,
             description: attrs.text("description")?,
             tags: None,
+            stateful: attrs.flag("stateful")?,
         },
     ))
 }
