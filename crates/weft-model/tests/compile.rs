@@ -283,10 +283,7 @@ fn a_network_mtu_reaches_its_ports_capped_by_the_overlay() {
     w.run(set(Some(1400))).unwrap();
     assert_eq!(vm_port(&w), Some(1400));
     let too_big = w.run(set(Some(1451))).unwrap_err();
-    assert!(
-        too_big.to_string().contains("maximum is 1450"),
-        "{too_big}"
-    );
+    assert!(too_big.to_string().contains("maximum is 1450"), "{too_big}");
     // Without VXLAN the overlay fits 1472; with it back, 1450 caps.
     let encaps = |list: Vec<Encapsulation>| {
         Command::UpdateGlobalConfig(

@@ -777,9 +777,13 @@ fn rbac_policies_protect_the_ports_that_depend_on_them() {
     w.run(retarget("*")).unwrap();
     assert!(w.run(delete.clone()).is_err());
     // A rebuilt model has the policy and the same answers.
-    let rebuilt = Model::load(w.model.rbac_policies().cloned().map(Object::RbacPolicy).chain(
-        w.model.projects().cloned().map(Object::Project),
-    ))
+    let rebuilt = Model::load(
+        w.model
+            .rbac_policies()
+            .cloned()
+            .map(Object::RbacPolicy)
+            .chain(w.model.projects().cloned().map(Object::Project)),
+    )
     .unwrap();
     assert_eq!(rebuilt.rbac_policies().count(), 1);
     // Another policy for the user lets the '*' go.

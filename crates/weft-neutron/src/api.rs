@@ -430,7 +430,9 @@ pub(crate) async fn update(
         }
     })?;
     let object = submit(&state, resource, command).await?;
-    let rendered = read(state.backend.as_ref(), |model| render(model, &caller, &object));
+    let rendered = read(state.backend.as_ref(), |model| {
+        render(model, &caller, &object)
+    });
     Ok(Json(json!({resource.singular(): rendered})).into_response())
 }
 

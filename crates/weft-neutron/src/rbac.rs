@@ -446,9 +446,7 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
 ) -> Result<Response, NeutronError> {
     let caller = state.caller(&headers).await?;
-    let policy = read(state.backend.as_ref(), |model| {
-        visible(model, &caller, &id)
-    })?;
+    let policy = read(state.backend.as_ref(), |model| visible(model, &caller, &id))?;
     state
         .backend
         .submit(Command::DeleteRbacPolicy(Ref::Id(policy.meta.id)))

@@ -1691,13 +1691,20 @@ async fn rbac_policies_share_security_groups() {
         "a shared group shows its rules"
     );
     let (_, body) = r.get(&sg_path, "admin").await;
-    assert_eq!(body["security_group"]["shared"], false, "not shared with admin");
+    assert_eq!(
+        body["security_group"]["shared"], false,
+        "not shared with admin"
+    );
     let (_, body) = r.get("/v2.0/security-groups?shared=True", "alice").await;
     assert_eq!(ids(&body["security_groups"]), [sg_id.as_str()]);
     assert_eq!(r.get(&sg_path, "bob").await.0, StatusCode::NOT_FOUND);
     // Shared for use, not for change.
     let (status, _) = r
-        .put(&sg_path, "alice", json!({"security_group": {"name": "mine"}}))
+        .put(
+            &sg_path,
+            "alice",
+            json!({"security_group": {"name": "mine"}}),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = r
@@ -1731,9 +1738,7 @@ async fn rbac_policies_share_security_groups() {
         body["rbac_policies"],
         json!([{"id": policy_id, "action": "access_as_shared"}])
     );
-    let (status, _) = r
-        .get("/v2.0/rbac-policies?object_name=x", "admin")
-        .await;
+    let (status, _) = r.get("/v2.0/rbac-policies?object_name=x", "admin").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // alice's port uses the shared group; bob may not.
@@ -1775,7 +1780,9 @@ async fn rbac_policies_share_security_groups() {
 
     // In use: neither deleted nor moved to bob; widening to '*' is fine.
     let policy_path = format!("/v2.0/rbac-policies/{policy_id}");
-    let (status, body) = r.call(Method::DELETE, &policy_path, Some("admin"), None).await;
+    let (status, body) = r
+        .call(Method::DELETE, &policy_path, Some("admin"), None)
+        .await;
     assert_eq!(
         (status, error_type(&body)),
         (StatusCode::CONFLICT, "RbacPolicyInUse")
@@ -1800,17 +1807,18 @@ async fn rbac_policies_share_security_groups() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, body) = r
-        .put(&policy_path, "admin", json!({"rbac_policy": {"target_tenant": "*"}}))
+        .put(
+            &policy_path,
+            "admin",
+            json!({"rbac_policy": {"target_tenant": "*"}}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["rbac_policy"]["target_tenant"], "*");
     let (_, body) = r.get(&sg_path, "bob").await;
     assert_eq!(body["security_group"]["shared"], true, "shared with all");
     // '*' goes only once alice is covered by a policy of her own.
-    assert_eq!(
-        r.delete(&policy_path, "admin").await,
-        StatusCode::CONFLICT
-    );
+    assert_eq!(r.delete(&policy_path, "admin").await, StatusCode::CONFLICT);
     let (_, body) = r
         .post("/v2.0/rbac-policies", "admin", policy_body(&sg_id, ALICE_P))
         .await;
@@ -1818,12 +1826,18 @@ async fn rbac_policies_share_security_groups() {
         "/v2.0/rbac-policies/{}",
         body["rbac_policy"]["id"].as_str().unwrap()
     );
-    assert_eq!(r.delete(&policy_path, "admin").await, StatusCode::NO_CONTENT);
+    assert_eq!(
+        r.delete(&policy_path, "admin").await,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(r.get(&sg_path, "bob").await.0, StatusCode::NOT_FOUND);
     assert_eq!(r.delete(&alices, "admin").await, StatusCode::CONFLICT);
     assert_eq!(
-        r.delete(&format!("/v2.0/ports/{}", port["id"].as_str().unwrap()), "alice")
-            .await,
+        r.delete(
+            &format!("/v2.0/ports/{}", port["id"].as_str().unwrap()),
+            "alice"
+        )
+        .await,
         StatusCode::NO_CONTENT
     );
     assert_eq!(r.delete(&alices, "admin").await, StatusCode::NO_CONTENT);
@@ -1843,7 +1857,12 @@ async fn rbac_policies_share_security_groups() {
 async fn network_mtu_is_writable_and_checked() {
     let r = Running::start(Auth::NoAuth).await;
     let net = r
-        .create("networks", "network", P, json!({"name": "small", "mtu": 68}))
+        .create(
+            "networks",
+            "network",
+            P,
+            json!({"name": "small", "mtu": 68}),
+        )
         .await;
     assert_eq!(net["mtu"], 68);
     let path = format!("/v2.0/networks/{}", net["id"].as_str().unwrap());
@@ -1928,7 +1947,10 @@ async fn children_revise_their_parents() {
     let after_create = revision(&r.get(&sg_path, P).await.1, "security_group");
     assert!(after_create > before, "{after_create} > {before}");
     r.delete(
-        &format!("/v2.0/security-group-rules/{}", rule["id"].as_str().unwrap()),
+        &format!(
+            "/v2.0/security-group-rules/{}",
+            rule["id"].as_str().unwrap()
+        ),
         P,
     )
     .await;
@@ -1977,7 +1999,11 @@ async fn projects_first_named_by_an_admin_take_their_keystone_name() {
     assert_eq!(net["project_id"], CAROL_P);
     let vn: Value = r
         .http
-        .get(format!("{}/v1/virtual-networks/{}", r.v1, net["id"].as_str().unwrap()))
+        .get(format!(
+            "{}/v1/virtual-networks/{}",
+            r.v1,
+            net["id"].as_str().unwrap()
+        ))
         .send()
         .await
         .unwrap()
@@ -1997,7 +2023,11 @@ async fn projects_first_named_by_an_admin_take_their_keystone_name() {
         .await;
     let vn: Value = r
         .http
-        .get(format!("{}/v1/virtual-networks/{}", r.v1, net["id"].as_str().unwrap()))
+        .get(format!(
+            "{}/v1/virtual-networks/{}",
+            r.v1,
+            net["id"].as_str().unwrap()
+        ))
         .send()
         .await
         .unwrap()
