@@ -171,6 +171,22 @@ impl Model {
             Command::CreateRbacPolicy(req) => self.plan_create_rbac_policy(req, ctx),
             Command::UpdateRbacPolicy(r, req) => self.plan_update_rbac_policy(&r, req, ctx),
             Command::DeleteRbacPolicy(r) => self.plan_delete_rbac_policy(&r),
+            Command::IfRevision(guard, command) => {
+                let current = self
+                    .get(guard.kind, guard.id)
+                    .map(|o| o.meta().revision_number)
+                    .ok_or_else(|| ModelError::not_found("", guard.kind, guard.id))?;
+                if current != guard.revision {
+                    return Err(ModelError::conflict(
+                        "revision_number",
+                        format!(
+                            "Constrained to {}, but current revision is {current}",
+                            guard.revision
+                        ),
+                    ));
+                }
+                self.plan(*command, ctx)
+            }
         }
     }
 

@@ -17,7 +17,7 @@ use weft_types::{Asn, FqName, FqNameError, MacAddr, Prefix, RouteTarget, Vni};
 
 use crate::objects::{
     AddressPair, AllocationPool, Direction, Encapsulation, Ethertype, ForwardingMode, HostRoute,
-    Ipv6Mode, Listener, PortStatus, RbacAction, RbacObjectType, VifType,
+    Ipv6Mode, Kind, Listener, PortStatus, RbacAction, RbacObjectType, VifType,
 };
 
 /// A reference to an object: its UUID, or its FQ name.
@@ -620,6 +620,18 @@ pub enum Command {
     CreateRbacPolicy(CreateRbacPolicy),
     UpdateRbacPolicy(Ref, UpdateRbacPolicy),
     DeleteRbacPolicy(Ref),
+    /// The command, only if an object is still at a revision (OpenStack's
+    /// `If-Match: revision_number=N`); checked in the same step as the
+    /// command, so no other change can come between.
+    IfRevision(RevisionGuard, Box<Command>),
+}
+
+/// The revision an object must still be at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RevisionGuard {
+    pub kind: Kind,
+    pub id: Uuid,
+    pub revision: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 use weft_model::{
     Command, CreateProject, DEFAULT_GROUP, Kind, Model, Object, ROUTER_INTERFACE_OWNER, Ref,
-    UpdateNetwork, UpdatePort,
+    RevisionGuard, UpdateNetwork, UpdatePort,
 };
 use weft_types::{DEFAULT_DOMAIN, FqName};
 
@@ -429,6 +429,7 @@ pub(crate) async fn update(
             ))),
         }
     })?;
+    let command = guarded(resource, id, if_match(&headers)?, command);
     let object = submit(&state, resource, command).await?;
     let rendered = read(state.backend.as_ref(), |model| {
         render(model, &caller, &object)
@@ -468,8 +469,55 @@ pub(crate) async fn delete(
             _ => Ok(convert::delete(resource, id)),
         }
     })?;
+    let command = guarded(resource, id, if_match(&headers)?, command);
     submit(&state, resource, command).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The revision an update or delete is constrained to: Neutron's
+/// `If-Match: revision_number=N` (other entity tags are ignored).
+fn if_match(headers: &HeaderMap) -> Result<Option<u64>, NeutronError> {
+    let bad = |msg: &str| {
+        NeutronError::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            format!("Bad if-match request: {msg}"),
+        )
+    };
+    let mut revision = None;
+    for value in headers.get_all(header::IF_MATCH) {
+        let text = value
+            .to_str()
+            .map_err(|_| bad("the If-Match header is not text"))?;
+        for tag in text.split(',') {
+            let tag = tag.trim().trim_start_matches("W/").trim_matches('"');
+            let Some(number) = tag.strip_prefix("revision_number=") else {
+                continue;
+            };
+            if revision.is_some() {
+                return Err(bad("Multiple revision_number etags are not supported."));
+            }
+            revision = Some(number.parse::<u64>().map_err(|_| {
+                bad("Revision number etag must be in the format of revision_number=<int>")
+            })?);
+        }
+    }
+    Ok(revision)
+}
+
+/// `command`, held to the object's revision when the request names one.
+fn guarded(resource: Resource, id: Uuid, revision: Option<u64>, command: Command) -> Command {
+    match revision {
+        Some(revision) => Command::IfRevision(
+            RevisionGuard {
+                kind: convert::kind_of(resource),
+                id,
+                revision,
+            },
+            Box::new(command),
+        ),
+        None => command,
+    }
 }
 
 /// Deleting a project's `default` group: a member may not (as in Neutron);

@@ -89,6 +89,13 @@ impl NeutronError {
             ModelError::Invalid { field, reason } if field == "mtu" => {
                 NeutronError::invalid(reason)
             }
+            ModelError::Conflict { field, reason } if field == "revision_number" => {
+                NeutronError::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "RevisionNumberConstraintFailed",
+                    reason.clone(),
+                )
+            }
             ModelError::Conflict { field, reason } if field == "mtu" => NeutronError::new(
                 StatusCode::CONFLICT,
                 "NetworkMTUSubnetConflict",

@@ -10,7 +10,7 @@ use crate::api::NeutronState;
 use crate::error::NeutronError;
 
 /// (alias, name, description)
-const EXTENSIONS: [(&str, &str, &str); 23] = [
+const EXTENSIONS: [(&str, &str, &str); 24] = [
     (
         "security-group",
         "security-group",
@@ -66,6 +66,11 @@ const EXTENSIONS: [(&str, &str, &str); 23] = [
         "standard-attr-revisions",
         "Resource revision numbers",
         "This extension will display the revision number of neutron resources.",
+    ),
+    (
+        "revision-if-match",
+        "If-Match constraints based on revision_number",
+        "Updates and deletes may be constrained to a revision with If-Match: revision_number=N.",
     ),
     (
         "standard-attr-tag",

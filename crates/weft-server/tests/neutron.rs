@@ -2036,3 +2036,66 @@ async fn projects_first_named_by_an_admin_take_their_keystone_name() {
         .unwrap();
     assert_eq!(vn["fq_name"], format!("default-domain:{unknown}:x"));
 }
+
+/// revision-if-match: `If-Match: revision_number=N` holds an update or a
+/// delete to the object's current revision (412 otherwise), as Neutron.
+#[tokio::test]
+async fn if_match_holds_changes_to_a_revision() {
+    let r = Running::start(Auth::NoAuth).await;
+    let net = r
+        .create("networks", "network", P, json!({"name": "n"}))
+        .await;
+    let path = format!("/v2.0/networks/{}", net["id"].as_str().unwrap());
+    let current = net["revision_number"].as_u64().unwrap();
+    let with_if_match = |method: Method, tag: String, body: Option<Value>| {
+        let mut req = r
+            .http
+            .request(method, format!("{}{path}", r.neutron))
+            .header("X-Project-Id", P)
+            .header("If-Match", tag);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send()
+    };
+    let rename = json!({"network": {"name": "m"}});
+    let stale = with_if_match(
+        Method::PUT,
+        format!("revision_number={}", current - 1),
+        Some(rename.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    let body: Value = stale.json().await.unwrap();
+    assert_eq!(error_type(&body), "RevisionNumberConstraintFailed");
+    assert_eq!(r.get(&path, P).await.1["network"]["name"], "n", "unchanged");
+    let bad = with_if_match(
+        Method::PUT,
+        "revision_number=x".into(),
+        Some(rename.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let fresh = with_if_match(
+        Method::PUT,
+        format!("revision_number={current}"),
+        Some(rename),
+    )
+    .await
+    .unwrap();
+    assert_eq!(fresh.status(), StatusCode::OK);
+    let stale = with_if_match(Method::DELETE, format!("revision_number={current}"), None)
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    let fresh = with_if_match(
+        Method::DELETE,
+        format!("\"revision_number={}\"", current + 1),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(fresh.status(), StatusCode::NO_CONTENT);
+}
