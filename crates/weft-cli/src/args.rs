@@ -494,6 +494,10 @@ pub enum VnCmd {
         /// its underlay address.
         #[arg(long)]
         fabric_snat: bool,
+        /// The MTU DHCP hands to workloads (default and cap: what fits the
+        /// overlay).
+        #[arg(long)]
+        mtu: Option<u32>,
     },
     /// Change a virtual network's settings.
     Update {
@@ -501,6 +505,9 @@ pub enum VnCmd {
         /// true or false: workloads reach the fabric through their node.
         #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
         fabric_snat: Option<bool>,
+        /// The MTU DHCP hands to workloads; 0: back to what fits the overlay.
+        #[arg(long)]
+        mtu: Option<u32>,
     },
     List {
         #[arg(long)]

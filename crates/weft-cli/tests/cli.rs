@@ -119,6 +119,20 @@ fn reference_scenario_model_through_the_cli() {
     let json = ok(&server, &["vn", "list", "-o", "json"]);
     let list: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
     assert_eq!(list[0]["fq_name"], SEAMLESS);
+
+    // A network's MTU: set, and back to what fits the overlay with 0.
+    let json = ok(
+        &server,
+        &["vn", "update", SEAMLESS, "--mtu", "1400", "-o", "json"],
+    );
+    let vn: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(vn["mtu"], 1400);
+    let json = ok(
+        &server,
+        &["vn", "update", SEAMLESS, "--mtu", "0", "-o", "json"],
+    );
+    let vn: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(vn.get("mtu"), None);
 }
 
 #[test]
@@ -146,6 +160,10 @@ fn bad_input_exits_non_zero_with_the_rule_broken() {
             "virtual-network 'default-domain:p:none' does not exist",
         ),
         (vec!["vn", "show", "default-domain:p:none"], "404"),
+        (
+            vec!["vn", "create", "default-domain:p:big", "--mtu", "9000"],
+            "maximum is 1450",
+        ),
         (
             vec![
                 "sg",
