@@ -258,11 +258,14 @@ pub struct LabUpArgs {
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<std::path::PathBuf>,
     /// Run the real parts too: a real Keystone on the OpenStack control
-    /// host, which the server's Neutron API then checks tokens with.
+    /// host, which the server's Neutron API then checks tokens with; the
+    /// VM image QEMU boots; a Kubernetes cluster on the master and worker
+    /// hosts (built when missing), with kube-manager in the server and the
+    /// weft CNI on the worker, pulling `alpine` from a registry there.
     #[arg(long)]
     pub full: bool,
-    /// The project's scripts (scripts/openstack-env for `--full`); by
-    /// default those of the checkout weft was built from.
+    /// The project's scripts (scripts/openstack-env, k8s-cluster … for
+    /// `--full`); by default those of the checkout weft was built from.
     #[arg(long, env = "WEFT_SCRIPTS", value_name = "DIR")]
     pub scripts: Option<std::path::PathBuf>,
 }

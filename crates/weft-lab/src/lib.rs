@@ -51,7 +51,7 @@ pub mod workload;
 pub use capture::{Capture, decode};
 pub use fabric::{NetnsStatus, Removed, lab_namespaces, survey, teardown};
 pub use inventory::{Inventory, Note, Plan, Settings};
-pub use lab::{Lab, LabConfig, NeutronAuth};
+pub use lab::{Lab, LabConfig, NeutronAuth, kubernetes_down};
 pub use process::Process;
 pub use topology::{Host, Role, Topology};
 pub use workload::{Workload, WorkloadKind, tap_name, veth_name};
