@@ -198,6 +198,9 @@ fn full_openstack(
 /// namespace (its loopback: containerd pulls from there).
 const REGISTRY_ADDR: &str = "127.0.0.1:5000";
 
+/// The standard CNI loopback plugin.
+const CNI_LOOPBACK: &str = "/usr/lib/cni/loopback";
+
 /// Where `up --full` records the manifest the scenario applies.
 const KUBE_MANIFEST_FILE: &str = "kubernetes-manifest";
 
@@ -213,7 +216,11 @@ fn env_file(path: &std::path::Path) -> Vec<(String, String)> {
 
 /// Runs a project script; its stdout (trimmed). Its stderr goes to ours
 /// when `progress` (a build shows what it does), else into the error.
-fn script(path: &std::path::Path, args: &[&std::ffi::OsStr], progress: bool) -> anyhow::Result<String> {
+fn script(
+    path: &std::path::Path,
+    args: &[&std::ffi::OsStr],
+    progress: bool,
+) -> anyhow::Result<String> {
     let mut command = std::process::Command::new(path);
     command.args(args);
     if progress {
@@ -283,7 +290,10 @@ fn full_kubernetes(
 
     text("  Kubernetes: scripts/k8s-build (once: 10-25 min on 2 cores, then cached)");
     let k8s = script(&scripts.join("k8s-build"), &[], true)?;
-    text(&format!("[{}] Kubernetes binaries in {k8s}", elapsed(started)));
+    text(&format!(
+        "[{}] Kubernetes binaries in {k8s}",
+        elapsed(started)
+    ));
 
     let store = script(&scripts.join("k8s-registry"), &["store".as_ref()], true)?;
     let config = state.join("registry.yml");
@@ -323,6 +333,16 @@ fn full_kubernetes(
     std::fs::create_dir_all(cni.join("net.d")).context("make the CNI dirs")?;
     std::os::unix::fs::symlink(&plugin, cni.join("bin").join("weft-cni"))
         .context("link the weft-cni plugin")?;
+    // containerd brings each pod's `lo` up with the standard plugin, from
+    // the same directory (Debian's containernetworking-plugins).
+    let loopback = std::path::Path::new(CNI_LOOPBACK);
+    if !loopback.is_file() {
+        bail!(
+            "no CNI loopback plugin at {CNI_LOOPBACK} (scripts/k8s-build installs containernetworking-plugins)"
+        );
+    }
+    std::os::unix::fs::symlink(loopback, cni.join("bin").join("loopback"))
+        .context("link the CNI loopback plugin")?;
     let conflist = serde_json::json!({
         "cniVersion": "0.4.0",
         "name": "weft",
@@ -349,7 +369,10 @@ fn full_kubernetes(
     let cluster = state.join(weft_lab::lab::KUBERNETES_DIR);
     let mirror = format!("http://{REGISTRY_ADDR}");
     let (bin_dir, conf_dir) = (cni.join("bin"), cni.join("net.d"));
-    let (master_ip, worker_ip) = (master.underlay_ip.to_string(), worker.underlay_ip.to_string());
+    let (master_ip, worker_ip) = (
+        master.underlay_ip.to_string(),
+        worker.underlay_ip.to_string(),
+    );
     let (master_ns, worker_ns) = (topology.netns(&master.name), topology.netns(&worker.name));
     let up: Vec<&std::ffi::OsStr> = vec![
         "up".as_ref(),
@@ -795,7 +818,8 @@ fn down(args: &LabArgs) -> anyhow::Result<()> {
         removed.processes.len(),
         removed.namespaces.len()
     ));
-    cluster.with_context(|| format!("take the Kubernetes cluster of lab {:?} down", args.prefix))?;
+    cluster
+        .with_context(|| format!("take the Kubernetes cluster of lab {:?} down", args.prefix))?;
     Ok(())
 }
 

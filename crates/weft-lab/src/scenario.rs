@@ -269,19 +269,21 @@ impl Script<'_> {
             // The real pod: its image's busybox ping, through the apiserver.
             Some(kube) if from == POD_NAME => {
                 let mut c = self.lab.exec(&kube.host, &kube.kubectl)?;
-                c.env("KUBECONFIG", &kube.kubeconfig)
-                    .args(["exec", "-n", POD_NAMESPACE, POD_NAME, "--"]);
+                c.env("KUBECONFIG", &kube.kubeconfig).args([
+                    "exec",
+                    "-n",
+                    POD_NAMESPACE,
+                    POD_NAME,
+                    "--",
+                ]);
                 c
             }
             _ => self.lab.exec(from, "busybox")?,
         };
-        let out = command
-            .args(ping)
-            .output()
-            .map_err(|source| LabError::Io {
-                what: "run busybox ping".into(),
-                source,
-            })?;
+        let out = command.args(ping).output().map_err(|source| LabError::Io {
+            what: "run busybox ping".into(),
+            source,
+        })?;
         let all = text(&out);
         let line = all
             .lines()
@@ -323,19 +325,37 @@ impl Script<'_> {
     fn real_pod(&mut self, kube: &RealKube) -> Result<(), LabError> {
         let manifest = kube.manifest.to_string_lossy().into_owned();
         self.kubectl(kube, &["apply", "-f", &manifest], true)?;
-        let phase = ["get", "pod", "-n", POD_NAMESPACE, POD_NAME, "-o", "jsonpath={.status.phase}"];
+        let phase = [
+            "get",
+            "pod",
+            "-n",
+            POD_NAMESPACE,
+            POD_NAME,
+            "-o",
+            "jsonpath={.status.phase}",
+        ];
         let running = self.wait_for(&format!("pod {POD_NAME} Running"), POD_START, |s| {
             s.kubectl(kube, &phase, false).is_ok_and(|p| p == "Running")
         });
         if let Err(e) = running {
             let describe = self
-                .kubectl(kube, &["describe", "pod", "-n", POD_NAMESPACE, POD_NAME], false)
+                .kubectl(
+                    kube,
+                    &["describe", "pod", "-n", POD_NAMESPACE, POD_NAME],
+                    false,
+                )
                 .unwrap_or_else(|e| e.to_string());
             return Err(fail(format!("{e}\n{describe}")));
         }
-        let wide = self.kubectl(kube, &["get", "pod", "-n", POD_NAMESPACE, "-o", "wide"], true)?;
+        let wide = self.kubectl(
+            kube,
+            &["get", "pod", "-n", POD_NAMESPACE, "-o", "wide"],
+            true,
+        )?;
         if !wide.contains(" 192.168.1.4 ") {
-            return Err(fail(format!("pod {POD_NAME} is not at 192.168.1.4: {wide}")));
+            return Err(fail(format!(
+                "pod {POD_NAME} is not at 192.168.1.4: {wide}"
+            )));
         }
         Ok(())
     }
