@@ -676,6 +676,42 @@ fn health(args: &LabArgs, topology: &Topology) -> Vec<(String, String)> {
             verdict("Keystone", probe(&host.name, keystone, "/v3")),
         ));
     }
+    let state = state_dir(args);
+    if let (Some(kube), Some(worker)) = (
+        real_parts(topology, &state).kube,
+        topology.first_with(Role::KubernetesNode),
+    ) {
+        let ready = lab.exec(&kube.host, &kube.kubectl).map(|mut c| {
+            c.env("KUBECONFIG", &kube.kubeconfig)
+                .args(["get", "nodes", "-o"])
+                .arg("jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Ready\")].status} {end}")
+                .output()
+        });
+        let check = match ready {
+            Ok(Ok(o)) if o.status.success() => {
+                format!(
+                    "Kubernetes: ok, nodes {}",
+                    String::from_utf8_lossy(&o.stdout).trim()
+                )
+            }
+            Ok(Ok(o)) => format!(
+                "Kubernetes: DOWN, {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Ok(Err(e)) => format!("Kubernetes: DOWN, {e}"),
+            Err(e) => format!("Kubernetes: DOWN, {e}"),
+        };
+        out.push((kube.host.clone(), check));
+        if let Ok(addr) = REGISTRY_ADDR.parse() {
+            out.push((
+                worker.name.clone(),
+                verdict(
+                    "registry (alpine)",
+                    probe(&worker.name, addr, "/v2/library/alpine/tags/list"),
+                ),
+            ));
+        }
+    }
     out
 }
 

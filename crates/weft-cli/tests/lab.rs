@@ -466,6 +466,14 @@ fn full_kubernetes_up_scenario_exec_down() -> Result<()> {
                 "weft lab up --full lacks {want:?}: {shown}"
             );
         }
+        let status = text(&lab(&prefix, state.path(), &["status"])?);
+        for want in [
+            "k8s-master   Kubernetes: ok, nodes k8s-worker=True",
+            "k8s-worker   registry (alpine): ok",
+            "os-control   Keystone: ok",
+        ] {
+            ensure!(status.contains(want), "status lacks {want:?}: {status}");
+        }
 
         let seed = Command::new(WEFT)
             .args([
