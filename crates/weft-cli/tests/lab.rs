@@ -253,7 +253,8 @@ fn up_scenario_exec_status_and_down() -> Result<()> {
 /// server checking tokens with it, step 1 of the scenario made by the real
 /// `openstack` CLI as a Keystone user, and step 2 a real QEMU VM booted by
 /// `weft vm` through Keystone and the catalog, leasing .3 from the agent
-/// and pinging the pod; afterwards nothing is left.
+/// and pinging the pod, and step 3 the seed's pod in the real Kubernetes
+/// cluster; afterwards nothing is left.
 #[test]
 #[ignore = "needs root, network namespaces and the OpenStack venv: run scripts/test as root"]
 fn full_seed_with_a_real_keystone() -> Result<()> {
@@ -299,6 +300,8 @@ fn full_seed_with_a_real_keystone() -> Result<()> {
         "os-control$ openstack subnet create --network seamless --subnet-range 192.168.1.0/24",
         "fq_name                   default-domain:k8s-contrail:seamless",
         "os-compute$ weft vm boot vm --net seamless --host os-compute",
+        "pod/cont created",
+        "k8s-master$ kubectl get pod -n seamless -o wide",
         "vm console: WEFT-VM dhcp-ok addr=192.168.1.3/24 router=192.168.1.1",
         "seamless=192.168.1.3",
         "cont$ ping -c 3 192.168.1.3: 3 packets transmitted, 0 packets received",
