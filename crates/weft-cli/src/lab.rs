@@ -722,14 +722,15 @@ fn exec(args: LabExecArgs) -> anyhow::Result<()> {
     let namespaces = weft_lab::lab_namespaces(&args.lab.prefix);
     if !namespaces.contains(&netns)
         && let Some(kube) = real_parts(&topology, &state).kube
-        && args.name == "cont"
+        && args.name == weft_lab::scenario::POD_NAME
     {
         // The scenario's pod of the real cluster: kubectl exec.
         let mut command = std::process::Command::new("ip");
         command
             .args(["netns", "exec", &topology.netns(&kube.host)])
             .arg(&kube.kubectl)
-            .args(["exec", "-n", "seamless", "cont", "--"])
+            .args(["exec", "-n", weft_lab::scenario::POD_NAMESPACE])
+            .args([weft_lab::scenario::POD_NAME, "--"])
             .args(&args.command)
             .env("KUBECONFIG", &kube.kubeconfig);
         let err = command.exec();

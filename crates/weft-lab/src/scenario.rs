@@ -87,9 +87,10 @@ pub struct Real {
     pub kube: Option<RealKube>,
 }
 
-/// The seed manifest's namespace and pod.
-const POD_NAMESPACE: &str = "seamless";
-const POD_NAME: &str = "cont";
+/// The seed manifest's namespace (examples/cn.yaml).
+pub const POD_NAMESPACE: &str = "seamless";
+/// The seed manifest's pod, the scenario's `cont`.
+pub const POD_NAME: &str = "cont";
 
 /// Plays the scenario in `lab` (server and agents running), writing the
 /// transcript to `out`. The VM goes to the first host with role
