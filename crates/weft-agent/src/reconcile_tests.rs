@@ -57,6 +57,7 @@ fn own_members(sg: u32) -> proto::SecurityGroupAcl {
             rule(proto::Direction::Ingress, ProtoRemote::SgId(sg)),
             rule(proto::Direction::Egress, ProtoRemote::Any(proto::Any {})),
         ],
+        stateless: false,
     }
 }
 
@@ -87,6 +88,49 @@ fn host(ip: &str) -> Prefix {
 
 fn vm_port() -> proto::Port {
     port("3f2a9c1e-7b4d-4e0a-9a55-0c1d2e3f4a5b", "192.168.1.3", 7)
+}
+
+/// The `stateful` flag of the SetAcl commands in `commands`.
+fn acl_statefulness(commands: &[Command]) -> Vec<bool> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::SetAcl { stateful, .. } => Some(*stateful),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_port_of_stateless_groups_only_is_programmed_stateless() {
+    let mut r = Reconciler::new(COMPUTE, encaps());
+    let mut labels = Labels::default();
+    let mut config = snapshot(vec![vm_port()]);
+    let plan = r.apply_config(&config, &mut labels);
+    assert_eq!(acl_statefulness(&plan.commands), [true]);
+
+    // Its one group turns stateless: the same rules, programmed again
+    // without tracking.
+    config.acls[0].stateless = true;
+    config.generation += 1;
+    let plan = r.apply_config(&config, &mut labels);
+    assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+    assert_eq!(acl_statefulness(&plan.commands), [false]);
+    let plan = r.apply_config(&config, &mut labels);
+    assert_eq!(
+        acl_statefulness(&plan.commands),
+        Vec::<bool>::new(),
+        "nothing changed"
+    );
+
+    // A stateful group beside it: tracked again.
+    let mut port = vm_port();
+    port.sg_ids.push(8);
+    config.ports = vec![port];
+    config.acls.push(own_members(8));
+    config.generation += 1;
+    let plan = r.apply_config(&config, &mut labels);
+    assert_eq!(acl_statefulness(&plan.commands), [true]);
 }
 
 #[test]

@@ -629,6 +629,20 @@ pub enum SgCmd {
         fq_name: String,
         #[arg(long, default_value = "")]
         description: String,
+        /// Track nothing: replies pass only if the rules of their own
+        /// direction admit them.
+        #[arg(long)]
+        stateless: bool,
+    },
+    /// Change a security group (its statefulness only while no port is a member).
+    Update {
+        sg: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// true: replies of admitted connections pass; false: every packet
+        /// needs a rule of its direction.
+        #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+        stateful: Option<bool>,
     },
     List {
         #[arg(long)]

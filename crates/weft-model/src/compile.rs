@@ -35,6 +35,9 @@ pub struct NodeDesired {
     pub vrfs: BTreeMap<FqName, DesiredVrf>,
     /// Compiled rules of every group a port here is a member of, by SG id.
     pub acls: BTreeMap<u32, Vec<CompiledRule>>,
+    /// The SG ids among `acls` of stateless groups: a port whose groups
+    /// are all stateless has its replies judged by its rules, not tracked.
+    pub stateless_groups: BTreeSet<u32>,
 }
 
 /// A port as the agent plugs it.
@@ -224,6 +227,9 @@ impl Model {
                 .collect();
             rules.sort_by_key(|r| format!("{r:?}"));
             out.acls.insert(sg.sg_id, rules);
+            if !sg.stateful {
+                out.stateless_groups.insert(sg.sg_id);
+            }
         }
         out
     }

@@ -276,7 +276,7 @@ impl Ethertype {
     }
 }
 
-/// A stateful packet filter applied to the ports that are its members.
+/// A packet filter applied to the ports that are its members.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SecurityGroup {
     #[serde(flatten)]
@@ -287,7 +287,15 @@ pub struct SecurityGroup {
     /// Numeric id carried with routes so remote-group rules match without
     /// recompiling per address; allocated from 8,000,001.
     pub sg_id: u32,
+    /// Stateful (the default): replies of an admitted connection pass.
+    /// Stateless: every packet, replies too, must be admitted by the rules
+    /// of its own direction. Stored objects without it are stateful.
+    #[serde(default = "stateful_default")]
     pub stateful: bool,
+}
+
+fn stateful_default() -> bool {
+    true
 }
 
 impl SecurityGroup {

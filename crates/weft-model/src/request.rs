@@ -440,6 +440,8 @@ pub struct CreateSecurityGroup {
     pub description: String,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Stateful (default): replies of an admitted connection pass.
+    /// Stateless: every packet, replies too, needs a rule of its direction.
     #[serde(default)]
     pub stateful: Option<bool>,
 }
@@ -453,6 +455,9 @@ pub struct UpdateSecurityGroup {
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
+    /// Only while no port is a member (as Neutron).
+    #[serde(default)]
+    pub stateful: Option<bool>,
 }
 
 /// Add a rule to a security group.

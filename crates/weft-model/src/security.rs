@@ -126,6 +126,24 @@ impl Model {
             validate::tags(&tags)?;
             group.meta.tags = tags;
         }
+        if let Some(stateful) = req.stateful
+            && stateful != group.stateful
+        {
+            // Neutron refuses too: the ports' filters would change under
+            // their established connections.
+            if let Some(port) = self.members_of(id).next() {
+                return Err(ModelError::InUse {
+                    kind: Kind::SecurityGroup,
+                    key: group.fq_name.to_string(),
+                    by: format!(
+                        "port {} is a member, so it cannot become {}",
+                        port.meta.id,
+                        if stateful { "stateful" } else { "stateless" }
+                    ),
+                });
+            }
+            group.stateful = stateful;
+        }
         touch(&mut group.meta, ctx.now);
         Ok(Outcome {
             changes: vec![Change::Put(Object::SecurityGroup(group.clone()))],

@@ -102,6 +102,41 @@ fn each_node_gets_only_its_ports_and_their_groups() {
     assert!(w.model.compile_node("nowhere").ports.is_empty());
 }
 
+#[test]
+fn stateless_groups_are_named_for_the_agent() {
+    let mut w = scenario();
+    w.run(Command::CreateSecurityGroup(CreateSecurityGroup {
+        fq_name: "default-domain:admin:raw".parse().unwrap(),
+        id: None,
+        description: String::new(),
+        tags: Vec::new(),
+        stateful: Some(false),
+    }))
+    .unwrap();
+    w.port(
+        SEAMLESS,
+        serde_json::json!({"name": "vm2", "project": "admin", "binding_host_id": "os-compute",
+                                        "security_groups": ["default-domain:admin:raw"]}),
+    )
+    .unwrap();
+    let compute = w.model.compile_node("os-compute");
+    let raw = w
+        .model
+        .security_groups()
+        .find(|g| g.fq_name.to_string() == "default-domain:admin:raw")
+        .unwrap()
+        .sg_id;
+    assert!(compute.acls.contains_key(&raw));
+    assert_eq!(compute.stateless_groups.iter().collect::<Vec<_>>(), [&raw]);
+    // The worker holds no member of it.
+    assert!(
+        w.model
+            .compile_node("k8s-worker")
+            .stateless_groups
+            .is_empty()
+    );
+}
+
 /// A Kubernetes-style service: its address held by an unbound port of the
 /// service network, a listener whose backend is the VM, and the seed's VN
 /// as a client network.

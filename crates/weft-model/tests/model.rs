@@ -256,6 +256,106 @@ fn port_in_use_blocks_subnet_network_and_group_deletion() {
 }
 
 #[test]
+fn stateless_groups_change_only_unused_and_never_mix_on_a_port() {
+    let mut w = World::new();
+    w.project("p");
+    w.network("default-domain:p:n", &["10.0.0.0/24"]).unwrap();
+    let group = |w: &mut World, name: &str, stateful: Option<bool>| {
+        let Object::SecurityGroup(g) = w
+            .run(Command::CreateSecurityGroup(CreateSecurityGroup {
+                fq_name: format!("default-domain:p:{name}").parse().unwrap(),
+                id: None,
+                description: String::new(),
+                tags: Vec::new(),
+                stateful,
+            }))
+            .unwrap()
+        else {
+            panic!()
+        };
+        g
+    };
+    let tracked = group(&mut w, "tracked", None);
+    assert!(
+        tracked.stateful,
+        "a group is stateful unless told otherwise"
+    );
+    let raw = group(&mut w, "raw", Some(false));
+    assert!(!raw.stateful);
+
+    // Stored groups written before the attribute existed read as stateful.
+    let mut stored = serde_json::to_value(&raw).unwrap();
+    stored.as_object_mut().unwrap().remove("stateful");
+    let old: SecurityGroup = serde_json::from_value(stored).unwrap();
+    assert!(old.stateful);
+
+    let mix = w.port(
+        "default-domain:p:n",
+        serde_json::json!({"security_groups": ["default-domain:p:tracked", "default-domain:p:raw"]}),
+    );
+    let err = mix.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Conflict, "{err}");
+    assert_eq!(err.field(), Some("security_groups"));
+    assert!(
+        err.to_string().contains("both stateful and stateless"),
+        "{err}"
+    );
+
+    let port = w
+        .port(
+            "default-domain:p:n",
+            serde_json::json!({"security_groups": ["default-domain:p:raw"]}),
+        )
+        .unwrap();
+    // Adding a stateful group to the stateless port is the same mix.
+    let err = w
+        .run(Command::UpdatePort(
+            Ref::Id(port.meta.id),
+            serde_json::from_value(serde_json::json!({
+                "security_groups": ["default-domain:p:raw", "default-domain:p:tracked"]
+            }))
+            .unwrap(),
+        ))
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Conflict, "{err}");
+
+    let flip = |stateful| {
+        Command::UpdateSecurityGroup(
+            Ref::Id(raw.meta.id),
+            UpdateSecurityGroup {
+                stateful: Some(stateful),
+                ..UpdateSecurityGroup::default()
+            },
+        )
+    };
+    // In use by the port: the statefulness is fixed, but setting it to
+    // what it already is, or changing other attributes, is fine.
+    let err = w.run(flip(true)).unwrap_err();
+    assert!(matches!(err, ModelError::InUse { .. }), "{err}");
+    assert!(err.to_string().contains(&port.meta.id.to_string()), "{err}");
+    w.run(flip(false)).unwrap();
+    assert!(
+        !w.model
+            .security_groups()
+            .find(|g| g.meta.id == raw.meta.id)
+            .unwrap()
+            .stateful
+    );
+
+    w.run(Command::DeletePort(Ref::Id(port.meta.id))).unwrap();
+    let Object::SecurityGroup(g) = w.run(flip(true)).unwrap() else {
+        panic!()
+    };
+    assert!(g.stateful);
+    // Now both are stateful and may share a port.
+    w.port(
+        "default-domain:p:n",
+        serde_json::json!({"security_groups": ["default-domain:p:tracked", "default-domain:p:raw"]}),
+    )
+    .unwrap();
+}
+
+#[test]
 fn rules_follow_neutron() {
     let mut w = World::new();
     w.project("p");

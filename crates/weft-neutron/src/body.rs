@@ -128,7 +128,7 @@ pub(crate) fn updatable(resource: Resource) -> &'static [&'static str] {
             "binding:profile",
             "description",
         ],
-        Resource::SecurityGroup => &["name", "description"],
+        Resource::SecurityGroup => &["name", "description", "stateful"],
         Resource::SecurityGroupRule => &["description"],
         Resource::Router => &[
             "name",

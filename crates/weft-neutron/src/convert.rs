@@ -434,6 +434,7 @@ pub(crate) fn update_group(
             name,
             description: attrs.text("description")?,
             tags: None,
+            stateful: attrs.flag("stateful")?,
         },
     ))
 }

@@ -103,6 +103,13 @@ impl NeutronError {
                 let kind = match (resource, field.as_str()) {
                     (Resource::SecurityGroupRule, _) => "SecurityGroupRuleExists",
                     (_, "mac_address") => "MacAddressInUse",
+                    (_, "security_groups") => {
+                        return NeutronError::new(
+                            StatusCode::CONFLICT,
+                            "SecurityGroupConflict",
+                            format!("Error {reason} while attempting the operation."),
+                        );
+                    }
                     _ => "Conflict",
                 };
                 NeutronError::new(StatusCode::CONFLICT, kind, reason.clone())

@@ -10,7 +10,7 @@ use crate::api::NeutronState;
 use crate::error::NeutronError;
 
 /// (alias, name, description)
-const EXTENSIONS: [(&str, &str, &str); 20] = [
+const EXTENSIONS: [(&str, &str, &str); 21] = [
     (
         "security-group",
         "security-group",
@@ -20,6 +20,11 @@ const EXTENSIONS: [(&str, &str, &str); 20] = [
         "binding",
         "Port Binding",
         "Expose port bindings of a virtual port to external application",
+    ),
+    (
+        "stateful-security-group",
+        "Stateful security group",
+        "Indicates if the security group is stateful or not",
     ),
     ("port-security", "Port Security", "Provides port security"),
     (

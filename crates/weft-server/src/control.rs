@@ -176,6 +176,7 @@ pub fn to_proto(desired: &NodeDesired) -> proto::NodeConfig {
             .map(|(sg_id, rules)| proto::SecurityGroupAcl {
                 sg_id: *sg_id,
                 rules: rules.iter().map(rule).collect(),
+                stateless: desired.stateless_groups.contains(sg_id),
             })
             .collect(),
         encapsulation_priority: desired

@@ -614,6 +614,167 @@ async fn security_groups_and_rules() {
     );
 }
 
+#[tokio::test]
+async fn stateless_security_groups() {
+    let r = Running::start(Auth::NoAuth).await;
+    let (_, body) = r.get("/v2.0/extensions/stateful-security-group", P).await;
+    assert_eq!(body["extension"]["alias"], "stateful-security-group");
+
+    let tracked = r
+        .create(
+            "security-groups",
+            "security_group",
+            P,
+            json!({"name": "tracked"}),
+        )
+        .await;
+    assert_eq!(tracked["stateful"], true, "stateful unless told otherwise");
+    let raw = r
+        .create(
+            "security-groups",
+            "security_group",
+            P,
+            json!({"name": "raw", "stateful": false}),
+        )
+        .await;
+    assert_eq!(raw["stateful"], false);
+    let raw_id = raw["id"].as_str().unwrap().to_owned();
+    let tracked_id = tracked["id"].as_str().unwrap().to_owned();
+
+    // Bulk, and a filter on the attribute.
+    let (status, body) = r
+        .post(
+            "/v2.0/security-groups",
+            P,
+            json!({"security_groups": [{"name": "b1", "stateful": false}, {"name": "b2", "stateful": "False"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(
+        body["security_groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["stateful"] == false)
+    );
+    let (_, body) = r.get("/v2.0/security-groups?stateful=false", P).await;
+    let mut stateless = names(&body["security_groups"]);
+    stateless.sort_unstable();
+    assert_eq!(stateless, ["b1", "b2", "raw"]);
+    let (_, body) = r
+        .get("/v2.0/security-groups?stateful=true&fields=name", P)
+        .await;
+    let mut stateful = names(&body["security_groups"]);
+    stateful.sort_unstable();
+    assert_eq!(stateful, ["default", "tracked"]);
+
+    let (status, body) = r
+        .post(
+            "/v2.0/security-groups",
+            P,
+            json!({"security_group": {"name": "odd", "stateful": "maybe"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::BAD_REQUEST, "InvalidInput"),
+        "{body}"
+    );
+
+    // Unused: the statefulness may change both ways.
+    let path = format!("/v2.0/security-groups/{tracked_id}");
+    for want in [false, true] {
+        let (status, body) = r
+            .put(&path, P, json!({"security_group": {"stateful": want}}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["security_group"]["stateful"], want);
+        let (_, body) = r.get(&path, P).await;
+        assert_eq!(body["security_group"]["stateful"], want);
+    }
+
+    let net = r
+        .create("networks", "network", P, json!({"name": "n"}))
+        .await;
+    r.create(
+        "subnets",
+        "subnet",
+        P,
+        json!({"network_id": net["id"], "ip_version": 4, "cidr": "10.9.0.0/24"}),
+    )
+    .await;
+    // One port cannot have both kinds (Neutron's SecurityGroupConflict).
+    let (status, body) = r
+        .post(
+            "/v2.0/ports",
+            P,
+            json!({"port": {"network_id": net["id"], "security_groups": [raw_id, tracked_id]}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "SecurityGroupConflict"),
+        "{body}"
+    );
+    assert!(
+        body["NeutronError"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Cannot apply both stateful and stateless security groups")
+    );
+    let port = r
+        .create(
+            "ports",
+            "port",
+            P,
+            json!({"network_id": net["id"], "security_groups": [raw_id]}),
+        )
+        .await;
+    let port_id = port["id"].as_str().unwrap().to_owned();
+    let (status, body) = r
+        .put(
+            &format!("/v2.0/ports/{port_id}"),
+            P,
+            json!({"port": {"security_groups": [raw_id, tracked_id]}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "SecurityGroupConflict"),
+        "{body}"
+    );
+
+    // In use: the statefulness is fixed (Neutron's SecurityGroupInUse),
+    // while other attributes, and the same value, still change.
+    let raw_path = format!("/v2.0/security-groups/{raw_id}");
+    let (status, body) = r
+        .put(&raw_path, P, json!({"security_group": {"stateful": true}}))
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "SecurityGroupInUse"),
+        "{body}"
+    );
+    let (status, body) = r
+        .put(
+            &raw_path,
+            P,
+            json!({"security_group": {"stateful": false, "description": "no tracking"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["security_group"]["description"], "no tracking");
+    assert_eq!(
+        r.delete(&format!("/v2.0/ports/{port_id}"), P).await,
+        StatusCode::NO_CONTENT
+    );
+    let (status, body) = r
+        .put(&raw_path, P, json!({"security_group": {"stateful": true}}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["security_group"]["stateful"], true);
+}
+
 /// Tokens `admin`, `alice` (member of project a) and `bob` (member of b).
 struct FakeKeystone;
 

@@ -77,6 +77,9 @@ pub struct VifConfig {
 pub(crate) struct Vif {
     pub config: VifConfig,
     pub acl: Vec<AclRule>,
+    /// Whether replies of a connection its rules admitted pass it without
+    /// a rule of their own (connection tracking), or need one (stateless).
+    pub stateful: bool,
     pub rx: Counters,
     pub tx: Counters,
     pub drops: DropStats,
@@ -87,6 +90,7 @@ impl Vif {
         Vif {
             config,
             acl: Vec::new(),
+            stateful: true,
             rx: Counters::default(),
             tx: Counters::default(),
             drops: DropStats::default(),
