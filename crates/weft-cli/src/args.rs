@@ -233,9 +233,21 @@ pub enum LabCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum LabScenarioCmd {
-    /// DESIGN.md §2 with a VM and a pod stand-in, as a transcript; exits
-    /// non-zero if an expected result does not hold.
-    Seed(LabArgs),
+    /// DESIGN.md §2 as a transcript, with a VM and a pod stand-in or the
+    /// real parts of a lab brought up with `--full`; exits non-zero if an
+    /// expected result does not hold.
+    Seed(LabScenarioArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LabScenarioArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// Insist on the real parts (Keystone and the `openstack` CLI, the
+    /// QEMU VM, the Kubernetes cluster): refuse if the lab lacks one its
+    /// hosts call for. Without it the scenario uses what the lab has.
+    #[arg(long)]
+    pub full: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use weft_lab::scenario::{OpenstackCli, Real, RealKube, RealVm};
 use weft_lab::{Inventory, Lab, LabConfig, Plan, Role, Settings, Topology};
 
-use crate::args::{LabArgs, LabCmd, LabExecArgs, LabScenarioCmd, LabUpArgs};
+use crate::args::{LabArgs, LabCmd, LabExecArgs, LabScenarioArgs, LabScenarioCmd, LabUpArgs};
 use crate::output::text;
 
 /// How long a lab process gets after SIGTERM on `down`.
@@ -563,9 +563,35 @@ fn real_parts(topology: &Topology, state: &std::path::Path) -> Real {
     }
 }
 
-fn scenario_seed(args: &LabArgs) -> anyhow::Result<()> {
+/// The real parts the lab's hosts call for but `real` lacks.
+fn missing_parts(topology: &Topology, real: &Real) -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if topology.first_with(Role::Openstack).is_some() && real.openstack.is_none() {
+        missing.push("Keystone and the openstack CLI");
+    }
+    if topology.first_with(Role::OpenstackCompute).is_some() && real.vm.is_none() {
+        missing.push("the QEMU VM");
+    }
+    let kubernetes = topology.first_with(Role::KubernetesMaster).is_some()
+        && topology.first_with(Role::KubernetesNode).is_some();
+    if kubernetes && real.kube.is_none() {
+        missing.push("the Kubernetes cluster");
+    }
+    missing
+}
+
+fn scenario_seed(scenario: &LabScenarioArgs) -> anyhow::Result<()> {
+    let args = &scenario.lab;
     let mut lab = attach(args)?;
     let real = real_parts(lab.topology(), &state_dir(args));
+    let missing = missing_parts(lab.topology(), &real);
+    if scenario.full && !missing.is_empty() {
+        bail!(
+            "--full: lab {:?} has no {} (bring it up with `weft lab up --full`)",
+            args.prefix,
+            missing.join(", ")
+        );
+    }
     let result = weft_lab::scenario::seed_with(&mut lab, &mut std::io::stdout(), real);
     if result.is_err() {
         for log in agent_logs(lab.topology()) {

@@ -144,6 +144,19 @@ fn up_scenario_exec_status_and_down() -> Result<()> {
             ensure!(status.contains(want), "status lacks {want}: {status}");
         }
 
+        let refused = Command::new(WEFT)
+            .args(["lab", "scenario", "seed", "--full", "--prefix", &prefix])
+            .arg("--state-dir")
+            .arg(state.path())
+            .output()?;
+        ensure!(
+            !refused.status.success()
+                && text(&refused).contains(
+                    "has no Keystone and the openstack CLI, the QEMU VM, the Kubernetes cluster"
+                ),
+            "scenario seed --full on a lab without the real parts must say which: {}",
+            text(&refused)
+        );
         let seed = Command::new(WEFT)
             .args([
                 "lab",
@@ -483,6 +496,7 @@ fn full_kubernetes_up_scenario_exec_down() -> Result<()> {
                 "lab",
                 "scenario",
                 "seed",
+                "--full",
                 "--prefix",
                 &prefix,
                 "--state-dir",
