@@ -714,7 +714,7 @@ fn port_state(
         .map(convert::allowed_address_pair)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
-    let dhcp = convert::dhcp(&port.fixed_ips).map_err(|e| e.to_string())?;
+    let dhcp = convert::dhcp(port).map_err(|e| e.to_string())?;
     let sgs = convert::sg_ids(&port.sg_ids);
     let mut acl = Vec::new();
     // Neutron never lets a port mix the kinds; should it happen, tracking

@@ -39,6 +39,7 @@ fn port(id: &str, ip: &str, sg: u32) -> proto::Port {
         vif_type: proto::VifType::Tap as i32,
         interface_name: weft_control::tap_interface_name(id),
         admin_up: true,
+        mtu: 0,
     }
 }
 
@@ -541,4 +542,27 @@ fn services_follow_the_snapshots_and_go_before_their_vrf() {
     let plan = r.apply_config(&empty, &mut labels);
     apply(&plan, &mut engine);
     assert_eq!(engine.services().count(), 0);
+}
+
+/// The network's MTU, as the port carries it, goes to the vif's DHCP
+/// server, and a change reaches the vif again; 0 leaves it to the vRouter.
+#[test]
+fn the_network_mtu_reaches_the_dhcp_server() {
+    let mut r = Reconciler::new(COMPUTE, encaps());
+    let mut labels = Labels::default();
+    let dhcp_mtu = |plan: &Plan| {
+        plan.commands.iter().find_map(|c| match c {
+            Command::AddVif(v) => Some(v.dhcp.as_ref().unwrap().mtu),
+            _ => None,
+        })
+    };
+    let plan = r.apply_config(&snapshot(vec![vm_port()]), &mut labels);
+    assert_eq!(dhcp_mtu(&plan), Some(None));
+    let mut port = vm_port();
+    port.mtu = 1400;
+    let plan = r.apply_config(&snapshot(vec![port.clone()]), &mut labels);
+    assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+    assert_eq!(dhcp_mtu(&plan), Some(Some(1400)));
+    let plan = r.apply_config(&snapshot(vec![port]), &mut labels);
+    assert_eq!(dhcp_mtu(&plan), None, "unchanged: nothing to do");
 }

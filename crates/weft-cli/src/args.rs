@@ -233,9 +233,21 @@ pub enum LabCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum LabScenarioCmd {
-    /// DESIGN.md §2 with a VM and a pod stand-in, as a transcript; exits
-    /// non-zero if an expected result does not hold.
-    Seed(LabArgs),
+    /// DESIGN.md §2 as a transcript, with a VM and a pod stand-in or the
+    /// real parts of a lab brought up with `--full`; exits non-zero if an
+    /// expected result does not hold.
+    Seed(LabScenarioArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LabScenarioArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// Insist on the real parts (Keystone and the `openstack` CLI, the
+    /// QEMU VM, the Kubernetes cluster): refuse if the lab lacks one its
+    /// hosts call for. Without it the scenario uses what the lab has.
+    #[arg(long)]
+    pub full: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -258,11 +270,14 @@ pub struct LabUpArgs {
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<std::path::PathBuf>,
     /// Run the real parts too: a real Keystone on the OpenStack control
-    /// host, which the server's Neutron API then checks tokens with.
+    /// host, which the server's Neutron API then checks tokens with; the
+    /// VM image QEMU boots; a Kubernetes cluster on the master and worker
+    /// hosts (built when missing), with kube-manager in the server and the
+    /// weft CNI on the worker, pulling `alpine` from a registry there.
     #[arg(long)]
     pub full: bool,
-    /// The project's scripts (scripts/openstack-env for `--full`); by
-    /// default those of the checkout weft was built from.
+    /// The project's scripts (scripts/openstack-env, k8s-cluster … for
+    /// `--full`); by default those of the checkout weft was built from.
     #[arg(long, env = "WEFT_SCRIPTS", value_name = "DIR")]
     pub scripts: Option<std::path::PathBuf>,
 }
@@ -494,6 +509,10 @@ pub enum VnCmd {
         /// its underlay address.
         #[arg(long)]
         fabric_snat: bool,
+        /// The MTU DHCP hands to workloads (default and cap: what fits the
+        /// overlay).
+        #[arg(long)]
+        mtu: Option<u32>,
     },
     /// Change a virtual network's settings.
     Update {
@@ -501,6 +520,9 @@ pub enum VnCmd {
         /// true or false: workloads reach the fabric through their node.
         #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
         fabric_snat: Option<bool>,
+        /// The MTU DHCP hands to workloads; 0: back to what fits the overlay.
+        #[arg(long)]
+        mtu: Option<u32>,
     },
     List {
         #[arg(long)]

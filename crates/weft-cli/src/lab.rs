@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use weft_lab::scenario::{OpenstackCli, Real, RealVm};
+use weft_lab::scenario::{OpenstackCli, Real, RealKube, RealVm};
 use weft_lab::{Inventory, Lab, LabConfig, Plan, Role, Settings, Topology};
 
-use crate::args::{LabArgs, LabCmd, LabExecArgs, LabScenarioCmd, LabUpArgs};
+use crate::args::{LabArgs, LabCmd, LabExecArgs, LabScenarioArgs, LabScenarioCmd, LabUpArgs};
 use crate::output::text;
 
 /// How long a lab process gets after SIGTERM on `down`.
@@ -87,6 +87,7 @@ fn build(args: &LabUpArgs) -> anyhow::Result<Lab> {
     ));
     if args.full {
         full_openstack(&mut lab, &plan.topology, args, started)?;
+        full_kubernetes(&mut lab, &plan.topology, args, started)?;
     }
     lab.start_server().context("start weft server")?;
     let control = plan.topology.control()?.name.clone();
@@ -191,6 +192,232 @@ fn full_openstack(
         ));
     }
     Ok(())
+}
+
+/// Where the registry serving `alpine` listens in the Kubernetes node's
+/// namespace (its loopback: containerd pulls from there).
+const REGISTRY_ADDR: &str = "127.0.0.1:5000";
+
+/// The standard CNI loopback plugin.
+const CNI_LOOPBACK: &str = "/usr/lib/cni/loopback";
+
+/// Where `up --full` records the manifest the scenario applies.
+const KUBE_MANIFEST_FILE: &str = "kubernetes-manifest";
+
+/// The `KEY=value` lines of a file.
+fn env_file(path: &std::path::Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Runs a project script; its stdout (trimmed). Its stderr goes to ours
+/// when `progress` (a build shows what it does), else into the error.
+fn script(
+    path: &std::path::Path,
+    args: &[&std::ffi::OsStr],
+    progress: bool,
+) -> anyhow::Result<String> {
+    let mut command = std::process::Command::new(path);
+    command.args(args);
+    if progress {
+        command.stderr(std::process::Stdio::inherit());
+    }
+    let out = command
+        .output()
+        .with_context(|| format!("run {}", path.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// The `weft-cni` plugin binary: WEFT_CNI, or next to this weft.
+fn cni_plugin() -> anyhow::Result<PathBuf> {
+    let path = match std::env::var_os("WEFT_CNI") {
+        Some(p) => PathBuf::from(p),
+        None => std::env::current_exe()
+            .context("find the weft binary")?
+            .with_file_name("weft-cni"),
+    };
+    if !path.is_file() {
+        bail!(
+            "no weft-cni plugin at {} (cargo build -p weft-cni, or set WEFT_CNI)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// `--full`, Kubernetes side: the cluster of scripts/k8s-cluster on the
+/// master and worker hosts (Kubernetes built by scripts/k8s-build when
+/// missing), its pods networked by the weft CNI through the worker's
+/// agent, and images pulled from a registry on the worker's loopback that
+/// serves `alpine` (scripts/k8s-registry) as containerd's docker.io mirror.
+/// The server started next runs kube-manager for it.
+fn full_kubernetes(
+    lab: &mut Lab,
+    topology: &Topology,
+    args: &LabUpArgs,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let (Some(master), Some(worker)) = (
+        topology.first_with(Role::KubernetesMaster),
+        topology.first_with(Role::KubernetesNode),
+    ) else {
+        text("  --full: the inventory has no Kubernetes master and node; no cluster");
+        return Ok(());
+    };
+    let scripts = scripts_dir(args)?;
+    let state = state_dir(&args.lab);
+    let manifest = scripts.join("../examples/cn.yaml");
+    let manifest = manifest
+        .canonicalize()
+        .with_context(|| format!("the seed's manifest {}", manifest.display()))?;
+    std::fs::write(
+        state.join(KUBE_MANIFEST_FILE),
+        manifest.as_os_str().as_encoded_bytes(),
+    )
+    .context("record the manifest")?;
+    let plugin = cni_plugin()?;
+
+    text("  Kubernetes: scripts/k8s-build (once: 10-25 min on 2 cores, then cached)");
+    let k8s = script(&scripts.join("k8s-build"), &[], true)?;
+    text(&format!(
+        "[{}] Kubernetes binaries in {k8s}",
+        elapsed(started)
+    ));
+
+    let store = script(&scripts.join("k8s-registry"), &["store".as_ref()], true)?;
+    let config = state.join("registry.yml");
+    script(
+        &scripts.join("k8s-registry"),
+        &[
+            "config".as_ref(),
+            "--store".as_ref(),
+            store.as_ref(),
+            "--listen".as_ref(),
+            REGISTRY_ADDR.as_ref(),
+            "--out".as_ref(),
+            config.as_os_str(),
+        ],
+        false,
+    )?;
+    let ns = lab.netns(&worker.name)?.clone();
+    let mut command = weft_lab::process::in_netns(ns.name(), "docker-registry");
+    command.arg("serve").arg(&config);
+    let mut registry =
+        weft_lab::Process::spawn("docker-registry", command, &state.join("registry.log"))?;
+    let addr: std::net::SocketAddr = REGISTRY_ADDR.parse().context("registry address")?;
+    registry.wait_until(Duration::from_secs(20), || {
+        weft_lab::http::get(&ns, addr, "/v2/").is_ok_and(|(status, _)| status == 200)
+    })?;
+    // Ended with the worker's namespace on teardown.
+    registry.release();
+    text(&format!(
+        "[{}] registry on {} ({REGISTRY_ADDR}) serving alpine, from {store}",
+        elapsed(started),
+        worker.name
+    ));
+
+    // The weft CNI: the plugin and a conflist naming the worker agent's socket.
+    let cni = state.join("cni");
+    std::fs::create_dir_all(cni.join("bin")).context("make the CNI dirs")?;
+    std::fs::create_dir_all(cni.join("net.d")).context("make the CNI dirs")?;
+    std::os::unix::fs::symlink(&plugin, cni.join("bin").join("weft-cni"))
+        .context("link the weft-cni plugin")?;
+    // containerd brings each pod's `lo` up with the standard plugin, from
+    // the same directory (Debian's containernetworking-plugins).
+    let loopback = std::path::Path::new(CNI_LOOPBACK);
+    if !loopback.is_file() {
+        bail!(
+            "no CNI loopback plugin at {CNI_LOOPBACK} (scripts/k8s-build installs containernetworking-plugins)"
+        );
+    }
+    std::os::unix::fs::symlink(loopback, cni.join("bin").join("loopback"))
+        .context("link the CNI loopback plugin")?;
+    let conflist = serde_json::json!({
+        "cniVersion": "0.4.0",
+        "name": "weft",
+        "plugins": [{
+            "type": "weft-cni",
+            "agentSocket": lab.cni_socket(&worker.name),
+            "spoolDir": lab.agent_state_dir(&worker.name).join("cni-spool"),
+            "cluster": "k8s",
+        }],
+    });
+    std::fs::write(
+        cni.join("net.d").join("10-weft.conflist"),
+        serde_json::to_string_pretty(&conflist)?,
+    )
+    .context("write the CNI conflist")?;
+
+    let harness = scripts.join("k8s-cluster");
+    // From here on every teardown takes the cluster down.
+    std::fs::write(
+        state.join(weft_lab::lab::KUBERNETES_HARNESS),
+        harness.as_os_str().as_encoded_bytes(),
+    )
+    .context("record the cluster harness")?;
+    let cluster = state.join(weft_lab::lab::KUBERNETES_DIR);
+    let mirror = format!("http://{REGISTRY_ADDR}");
+    let (bin_dir, conf_dir) = (cni.join("bin"), cni.join("net.d"));
+    let (master_ip, worker_ip) = (
+        master.underlay_ip.to_string(),
+        worker.underlay_ip.to_string(),
+    );
+    let (master_ns, worker_ns) = (topology.netns(&master.name), topology.netns(&worker.name));
+    let up: Vec<&std::ffi::OsStr> = vec![
+        "up".as_ref(),
+        "--state".as_ref(),
+        cluster.as_os_str(),
+        "--master-netns".as_ref(),
+        master_ns.as_ref(),
+        "--master-ip".as_ref(),
+        master_ip.as_ref(),
+        "--worker-netns".as_ref(),
+        worker_ns.as_ref(),
+        "--worker-ip".as_ref(),
+        worker_ip.as_ref(),
+        "--cni-bin-dir".as_ref(),
+        bin_dir.as_os_str(),
+        "--cni-conf-dir".as_ref(),
+        conf_dir.as_os_str(),
+        "--registry-mirror".as_ref(),
+        mirror.as_ref(),
+    ];
+    script(&harness, &up, false).context("the Kubernetes cluster")?;
+    let pid = std::fs::read_to_string(cluster.join("pids").join("containerd.pid"))
+        .context("read the cluster's containerd pid")?;
+    let pid: u32 = pid
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .context("the cluster's containerd pid file is unreadable")?;
+    lab.set_kubernetes(cluster.join("admin.kubeconfig"), pid);
+    text(&format!(
+        "[{}] Kubernetes: apiserver on {} (https://{master_ip}:6443), node {} Ready, CNI weft-cni",
+        elapsed(started),
+        master.name,
+        worker.name
+    ));
+    Ok(())
+}
+
+/// The Kubernetes binaries of the lab's cluster (scripts/k8s-cluster's
+/// `K8S_BIN`), if `--full` made one.
+fn kubernetes_bin(state: &std::path::Path) -> Option<PathBuf> {
+    let env = env_file(&state.join(weft_lab::lab::KUBERNETES_DIR).join("env"));
+    env.into_iter()
+        .find(|(k, _)| k == "K8S_BIN")
+        .map(|(_, v)| PathBuf::from(v))
 }
 
 /// Where `up --full` records the VM image for the scenario.
@@ -318,12 +545,53 @@ fn real_parts(topology: &Topology, state: &std::path::Path) -> Real {
             ));
             RealVm { env }
         });
-    Real { openstack, vm }
+    let kube = kubernetes_bin(state)
+        .zip(std::fs::read_to_string(state.join(KUBE_MANIFEST_FILE)).ok())
+        .zip(topology.first_with(Role::KubernetesMaster))
+        .map(|((bin, manifest), master)| RealKube {
+            host: master.name.clone(),
+            kubectl: bin.join("kubectl"),
+            kubeconfig: state
+                .join(weft_lab::lab::KUBERNETES_DIR)
+                .join("admin.kubeconfig"),
+            manifest: PathBuf::from(manifest),
+        });
+    Real {
+        openstack,
+        vm,
+        kube,
+    }
 }
 
-fn scenario_seed(args: &LabArgs) -> anyhow::Result<()> {
+/// The real parts the lab's hosts call for but `real` lacks.
+fn missing_parts(topology: &Topology, real: &Real) -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if topology.first_with(Role::Openstack).is_some() && real.openstack.is_none() {
+        missing.push("Keystone and the openstack CLI");
+    }
+    if topology.first_with(Role::OpenstackCompute).is_some() && real.vm.is_none() {
+        missing.push("the QEMU VM");
+    }
+    let kubernetes = topology.first_with(Role::KubernetesMaster).is_some()
+        && topology.first_with(Role::KubernetesNode).is_some();
+    if kubernetes && real.kube.is_none() {
+        missing.push("the Kubernetes cluster");
+    }
+    missing
+}
+
+fn scenario_seed(scenario: &LabScenarioArgs) -> anyhow::Result<()> {
+    let args = &scenario.lab;
     let mut lab = attach(args)?;
     let real = real_parts(lab.topology(), &state_dir(args));
+    let missing = missing_parts(lab.topology(), &real);
+    if scenario.full && !missing.is_empty() {
+        bail!(
+            "--full: lab {:?} has no {} (bring it up with `weft lab up --full`)",
+            args.prefix,
+            missing.join(", ")
+        );
+    }
     let result = weft_lab::scenario::seed_with(&mut lab, &mut std::io::stdout(), real);
     if result.is_err() {
         for log in agent_logs(lab.topology()) {
@@ -434,13 +702,67 @@ fn health(args: &LabArgs, topology: &Topology) -> Vec<(String, String)> {
             verdict("Keystone", probe(&host.name, keystone, "/v3")),
         ));
     }
+    let state = state_dir(args);
+    if let (Some(kube), Some(worker)) = (
+        real_parts(topology, &state).kube,
+        topology.first_with(Role::KubernetesNode),
+    ) {
+        let ready = lab.exec(&kube.host, &kube.kubectl).map(|mut c| {
+            c.env("KUBECONFIG", &kube.kubeconfig)
+                .args(["get", "nodes", "-o"])
+                .arg("jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Ready\")].status} {end}")
+                .output()
+        });
+        let check = match ready {
+            Ok(Ok(o)) if o.status.success() => {
+                format!(
+                    "Kubernetes: ok, nodes {}",
+                    String::from_utf8_lossy(&o.stdout).trim()
+                )
+            }
+            Ok(Ok(o)) => format!(
+                "Kubernetes: DOWN, {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Ok(Err(e)) => format!("Kubernetes: DOWN, {e}"),
+            Err(e) => format!("Kubernetes: DOWN, {e}"),
+        };
+        out.push((kube.host.clone(), check));
+        if let Ok(addr) = REGISTRY_ADDR.parse() {
+            out.push((
+                worker.name.clone(),
+                verdict(
+                    "registry (alpine)",
+                    probe(&worker.name, addr, "/v2/library/alpine/tags/list"),
+                ),
+            ));
+        }
+    }
     out
 }
 
 fn exec(args: LabExecArgs) -> anyhow::Result<()> {
     let topology = plan(&args.lab)?.topology;
     let netns = topology.netns(&args.name);
-    if !weft_lab::lab_namespaces(&args.lab.prefix).contains(&netns) {
+    let state = state_dir(&args.lab);
+    let namespaces = weft_lab::lab_namespaces(&args.lab.prefix);
+    if !namespaces.contains(&netns)
+        && let Some(kube) = real_parts(&topology, &state).kube
+        && args.name == weft_lab::scenario::POD_NAME
+    {
+        // The scenario's pod of the real cluster: kubectl exec.
+        let mut command = std::process::Command::new("ip");
+        command
+            .args(["netns", "exec", &topology.netns(&kube.host)])
+            .arg(&kube.kubectl)
+            .args(["exec", "-n", weft_lab::scenario::POD_NAMESPACE])
+            .args([weft_lab::scenario::POD_NAME, "--"])
+            .args(&args.command)
+            .env("KUBECONFIG", &kube.kubeconfig);
+        let err = command.exec();
+        return Err(err).context("run kubectl exec for pod cont");
+    }
+    if !namespaces.contains(&netns) {
         bail!(
             "no host or workload {:?} in lab {:?} (is it up?)",
             args.name,
@@ -502,9 +824,16 @@ fn host_environment(
         }
     }
     if host.has(Role::KubernetesMaster) || host.has(Role::KubernetesNode) {
-        let kubeconfig = state.join("kubernetes").join("admin.kubeconfig");
+        let kubeconfig = state
+            .join(weft_lab::lab::KUBERNETES_DIR)
+            .join("admin.kubeconfig");
         if kubeconfig.exists() {
             command.env("KUBECONFIG", kubeconfig);
+        }
+        // The cluster's own kubectl, matching its apiserver.
+        if let Some(bin) = kubernetes_bin(state) {
+            let path = std::env::var("PATH").unwrap_or_default();
+            command.env("PATH", format!("{}:{path}", bin.display()));
         }
     }
     Ok(())
@@ -536,10 +865,14 @@ fn openstack_cli_dir() -> Option<PathBuf> {
 }
 
 fn down(args: &LabArgs) -> anyhow::Result<()> {
+    // The cluster first: its pods' CNI DELs go to the agents. The rest
+    // goes even when that fails.
+    let cluster = weft_lab::kubernetes_down(&state_dir(args));
     let removed = weft_lab::teardown(&args.prefix, GRACE)
         .with_context(|| format!("tear lab {:?} down", args.prefix))?;
     let dir = state_dir(args);
-    if dir.exists() {
+    // Kept when the cluster did not go: its state names what is left.
+    if dir.exists() && cluster.is_ok() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
     }
     text(&format!(
@@ -548,6 +881,8 @@ fn down(args: &LabArgs) -> anyhow::Result<()> {
         removed.processes.len(),
         removed.namespaces.len()
     ));
+    cluster
+        .with_context(|| format!("take the Kubernetes cluster of lab {:?} down", args.prefix))?;
     Ok(())
 }
 

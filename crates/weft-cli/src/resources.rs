@@ -158,6 +158,7 @@ async fn vn(client: &Client, format: Format, cmd: VnCmd) -> anyhow::Result<()> {
             forwarding_mode,
             shared,
             fabric_snat,
+            mtu,
         } => {
             let subnets = subnets
                 .iter()
@@ -183,6 +184,7 @@ async fn vn(client: &Client, format: Format, cmd: VnCmd) -> anyhow::Result<()> {
                 shared,
                 admin_state_up: None,
                 fabric_snat,
+                mtu,
             };
             let network = client.create::<VirtualNetworks>(&req).await?;
             match format {
@@ -190,9 +192,14 @@ async fn vn(client: &Client, format: Format, cmd: VnCmd) -> anyhow::Result<()> {
                 Format::Table => print_networks(client, format, vec![network]).await?,
             }
         }
-        VnCmd::Update { vn, fabric_snat } => {
+        VnCmd::Update {
+            vn,
+            fabric_snat,
+            mtu,
+        } => {
             let req = UpdateNetwork {
                 fabric_snat,
+                mtu: mtu.map(|m| (m != 0).then_some(m)),
                 ..UpdateNetwork::default()
             };
             let network = client.update::<VirtualNetworks>(&vn, &req).await?;

@@ -144,6 +144,19 @@ fn up_scenario_exec_status_and_down() -> Result<()> {
             ensure!(status.contains(want), "status lacks {want}: {status}");
         }
 
+        let refused = Command::new(WEFT)
+            .args(["lab", "scenario", "seed", "--full", "--prefix", &prefix])
+            .arg("--state-dir")
+            .arg(state.path())
+            .output()?;
+        ensure!(
+            !refused.status.success()
+                && text(&refused).contains(
+                    "has no Keystone and the openstack CLI, the QEMU VM, the Kubernetes cluster"
+                ),
+            "scenario seed --full on a lab without the real parts must say which: {}",
+            text(&refused)
+        );
         let seed = Command::new(WEFT)
             .args([
                 "lab",
@@ -253,7 +266,8 @@ fn up_scenario_exec_status_and_down() -> Result<()> {
 /// server checking tokens with it, step 1 of the scenario made by the real
 /// `openstack` CLI as a Keystone user, and step 2 a real QEMU VM booted by
 /// `weft vm` through Keystone and the catalog, leasing .3 from the agent
-/// and pinging the pod; afterwards nothing is left.
+/// and pinging the pod, and step 3 the seed's pod in the real Kubernetes
+/// cluster; afterwards nothing is left.
 #[test]
 #[ignore = "needs root, network namespaces and the OpenStack venv: run scripts/test as root"]
 fn full_seed_with_a_real_keystone() -> Result<()> {
@@ -261,6 +275,9 @@ fn full_seed_with_a_real_keystone() -> Result<()> {
         eprintln!("SKIP: not running as root (weft lab builds network namespaces)");
         return Ok(());
     }
+    let _one_cluster = FULL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let scripts = format!("{}/../../scripts", env!("CARGO_MANIFEST_DIR"));
     let venv = Command::new(format!("{scripts}/openstack-env"))
         .arg("venv")
@@ -296,6 +313,8 @@ fn full_seed_with_a_real_keystone() -> Result<()> {
         "os-control$ openstack subnet create --network seamless --subnet-range 192.168.1.0/24",
         "fq_name                   default-domain:k8s-contrail:seamless",
         "os-compute$ weft vm boot vm --net seamless --host os-compute",
+        "pod/cont created",
+        "k8s-master$ kubectl get pod -n seamless -o wide",
         "vm console: WEFT-VM dhcp-ok addr=192.168.1.3/24 router=192.168.1.1",
         "seamless=192.168.1.3",
         "cont$ ping -c 3 192.168.1.3: 3 packets transmitted, 0 packets received",
@@ -371,6 +390,265 @@ fn vm_from_the_compute_host(prefix: &str, state: &std::path::Path) -> Result<()>
         deleted.status.success(),
         "weft vm delete: {}",
         text(&deleted)
+    );
+    Ok(())
+}
+
+/// One `--full` lab at a time in this binary: each runs a Kubernetes
+/// cluster, QEMU and Keystone, and two at once on a small machine make
+/// the cluster's start timeouts a matter of luck.
+static FULL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Mounts of any process that mention `needle`.
+fn mounts_mentioning(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+                .filter_map(|e| std::fs::read_to_string(e.path().join("mountinfo")).ok())
+                .flat_map(|m| {
+                    m.lines()
+                        .filter(|l| l.contains(needle))
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `weft lab up --full` with the real Kubernetes part, as an operator
+/// uses it: the cluster in k8s-master and k8s-worker with kube-manager and
+/// the weft CNI; `scenario seed` applies the seed's cn.yaml verbatim (image
+/// `alpine`, pulled from the worker's registry), shows the pod at
+/// 192.168.1.4 and plays the refused and admitted pings against the QEMU
+/// VM; `exec` runs kubectl on the master and ping in the pod; `down`
+/// (twice) leaves namespaces, links, processes, mounts and cgroups as
+/// they were.
+#[test]
+#[ignore = "needs root, network namespaces, the OpenStack venv and Kubernetes: run scripts/test as root"]
+fn full_kubernetes_up_scenario_exec_down() -> Result<()> {
+    if !std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
+        eprintln!("SKIP: not running as root (weft lab builds network namespaces)");
+        return Ok(());
+    }
+    let scripts = format!("{}/../../scripts", env!("CARGO_MANIFEST_DIR"));
+    let venv = Command::new(format!("{scripts}/openstack-env"))
+        .arg("venv")
+        .output()?;
+    if !venv.status.success() {
+        eprintln!(
+            "SKIP: no OpenStack venv for the real Keystone: {}",
+            String::from_utf8_lossy(&venv.stderr)
+        );
+        return Ok(());
+    }
+    let plugin = std::path::Path::new(WEFT).with_file_name("weft-cni");
+    ensure!(
+        plugin.is_file(),
+        "no weft-cni plugin at {} (cargo build -p weft-cni; cargo test --workspace builds it)",
+        plugin.display()
+    );
+    let _one_cluster = FULL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let prefix = format!("wlk{}-", std::process::id());
+    let state = tempfile::tempdir()?;
+    let state_text = state.path().to_string_lossy().into_owned();
+    let links_before = root_links()?;
+    let result = (|| -> Result<()> {
+        let up = lab(
+            &prefix,
+            state.path(),
+            &[
+                "up",
+                "--full",
+                "--scripts",
+                &scripts,
+                "--inventory",
+                &seed_inventory(),
+            ],
+        )?;
+        let shown = text(&up);
+        ensure!(up.status.success(), "weft lab up --full: {shown}");
+        for want in [
+            "Keystone on os-control",
+            "registry on k8s-worker (127.0.0.1:5000) serving alpine",
+            "Kubernetes: apiserver on k8s-master (https://192.168.200.12:6443), node k8s-worker Ready",
+            "weft agent on k8s-worker",
+        ] {
+            ensure!(
+                shown.contains(want),
+                "weft lab up --full lacks {want:?}: {shown}"
+            );
+        }
+        let status = text(&lab(&prefix, state.path(), &["status"])?);
+        for want in [
+            "k8s-master   Kubernetes: ok, nodes k8s-worker=True",
+            "k8s-worker   registry (alpine): ok",
+            "os-control   Keystone: ok",
+        ] {
+            ensure!(status.contains(want), "status lacks {want:?}: {status}");
+        }
+
+        let seed = Command::new(WEFT)
+            .args([
+                "lab",
+                "scenario",
+                "seed",
+                "--full",
+                "--prefix",
+                &prefix,
+                "--state-dir",
+            ])
+            .arg(state.path())
+            .output()?;
+        let transcript = text(&seed);
+        ensure!(
+            seed.status.success(),
+            "weft lab scenario seed: {transcript}"
+        );
+        let manifest = format!("{}/../../examples/cn.yaml", env!("CARGO_MANIFEST_DIR"));
+        let manifest = std::fs::canonicalize(manifest)?;
+        for want in [
+            format!("k8s-master$ kubectl apply -f {}", manifest.display()),
+            "namespace/seamless created".into(),
+            "pod/cont created".into(),
+            "k8s-master$ kubectl get pod -n seamless -o wide".into(),
+            "os-compute$ weft vm boot vm --net seamless --host os-compute".into(),
+            "seamless=192.168.1.3".into(),
+            "Sip:192.168.200.14 Dip:192.168.200.13".into(),
+            "cont$ ping -c 3 192.168.1.3: 3 packets transmitted, 0 packets received".into(),
+            "vm console: WEFT-VM ping-ok peer 192.168.1.4".into(),
+            "every expected result held".into(),
+        ] {
+            ensure!(
+                transcript.contains(&want),
+                "transcript lacks {want:?}:\n{transcript}"
+            );
+        }
+        let pod_line = transcript
+            .lines()
+            .find(|l| l.starts_with("cont "))
+            .unwrap_or_default();
+        ensure!(
+            pod_line.contains("Running")
+                && pod_line.contains(" 192.168.1.4 ")
+                && pod_line.contains("k8s-worker"),
+            "kubectl get pod -o wide shows no running cont at 192.168.1.4 on k8s-worker:\n{transcript}"
+        );
+        let admitted = transcript.lines().any(|l| {
+            l.starts_with("cont$ ping -c 2 192.168.1.3: 2 packets transmitted, 2 packets received")
+        });
+        ensure!(admitted, "no admitted ping from the pod:\n{transcript}");
+
+        // The pod's image is the registry's alpine, by digest.
+        let store = Command::new(format!("{scripts}/k8s-registry"))
+            .arg("store")
+            .output()?;
+        ensure!(
+            store.status.success(),
+            "k8s-registry store: {}",
+            text(&store)
+        );
+        let store = String::from_utf8_lossy(&store.stdout).trim().to_owned();
+        let digest = std::fs::read_to_string(format!("{store}/manifest-digest"))?;
+        let exec = |args: &[&str]| -> Result<Output> {
+            let mut all = vec!["exec"];
+            all.extend_from_slice(args);
+            lab(&prefix, state.path(), &all)
+        };
+        let image = exec(&[
+            "k8s-master",
+            "--",
+            "kubectl",
+            "get",
+            "pod",
+            "-n",
+            "seamless",
+            "cont",
+            "-o",
+            "jsonpath={.status.containerStatuses[0].imageID}",
+        ])?;
+        ensure!(
+            text(&image).trim() == format!("docker.io/library/alpine@{}", digest.trim()),
+            "the pod's image is not the registry's alpine ({}): {}",
+            digest.trim(),
+            text(&image)
+        );
+        let wide = exec(&[
+            "k8s-master",
+            "--",
+            "kubectl",
+            "get",
+            "pod",
+            "-n",
+            "seamless",
+            "-o",
+            "wide",
+        ])?;
+        ensure!(
+            wide.status.success() && text(&wide).contains(" 192.168.1.4 "),
+            "weft lab exec k8s-master -- kubectl get pod -n seamless -o wide: {}",
+            text(&wide)
+        );
+        let ping = exec(&["cont", "--", "ping", "-c", "3", "-W", "2", "192.168.1.3"])?;
+        ensure!(
+            ping.status.success() && text(&ping).contains("3 packets received"),
+            "weft lab exec cont -- ping -c3 192.168.1.3: {}",
+            text(&ping)
+        );
+
+        let down = lab(&prefix, state.path(), &["down"])?;
+        ensure!(down.status.success(), "weft lab down: {}", text(&down));
+        let again = lab(&prefix, state.path(), &["down"])?;
+        ensure!(
+            again.status.success()
+                && text(&again).contains("0 processes stopped, 0 namespaces removed"),
+            "a second down must be a no-op: {}",
+            text(&again)
+        );
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = lab(&prefix, state.path(), &["down"]);
+    }
+    let left = namespaces(&prefix);
+    let running = processes_mentioning(&state_text);
+    let mounts = mounts_mentioning(&state_text);
+    let cluster = state
+        .path()
+        .join(prefix.trim_end_matches('-'))
+        .join("kubernetes");
+    let cgroup = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "printf %s '{}' | sha256sum | cut -c1-10",
+            cluster.display()
+        ))
+        .output()?;
+    let cgroup = format!(
+        "weft-k8s-{}",
+        String::from_utf8_lossy(&cgroup.stdout).trim()
+    );
+    let cgroups: Vec<String> = std::fs::read_dir("/sys/fs/cgroup")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join(&cgroup))
+                .filter(|p| p.exists())
+                .map(|p| p.display().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let links_after = root_links()?;
+    result?;
+    ensure!(left.is_empty(), "namespaces left: {left:?}");
+    ensure!(running.is_empty(), "processes left: {running:?}");
+    ensure!(mounts.is_empty(), "mounts left: {mounts:?}");
+    ensure!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
+    ensure!(
+        links_before == links_after,
+        "root links changed: {links_before:?} -> {links_after:?}"
     );
     Ok(())
 }

@@ -173,6 +173,7 @@ impl Planner<'_> {
                         shared: false,
                         admin_state_up: None,
                         fabric_snat,
+                        mtu: None,
                     }));
             }
             Some(n) => {

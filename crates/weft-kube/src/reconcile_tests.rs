@@ -204,6 +204,7 @@ async fn the_seed_pod_joins_the_vm_on_seamless() {
             shared: false,
             admin_state_up: None,
             fabric_snat: false,
+            mtu: None,
         }))
         .unwrap();
     let vm = memory

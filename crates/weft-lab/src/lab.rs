@@ -45,6 +45,14 @@ pub struct LabConfig {
     /// The host interface (`weft agent --host-interface`) of the agents on
     /// Kubernetes nodes; `None`: none.
     pub host_interface: Option<String>,
+    /// The kubeconfig of a Kubernetes cluster the server also runs
+    /// kube-manager for (`weft server --kubeconfig`); `None`: none.
+    pub kubeconfig: Option<PathBuf>,
+    /// A process of the container runtime on the Kubernetes nodes: their
+    /// agents join its mount namespace, where the runtime mounts the pods'
+    /// network namespaces (the paths the CNI plugin hands over). `None`:
+    /// agents stay in the lab's mount namespace.
+    pub runtime_pid: Option<u32>,
 }
 
 /// How the lab server's Neutron v2.0 API (port 9696 of the control host)
@@ -81,6 +89,8 @@ impl LabConfig {
             ready_timeout: Duration::from_secs(20),
             neutron: NeutronAuth::NoAuth,
             host_interface: None,
+            kubeconfig: None,
+            runtime_pid: None,
         }
     }
 }
@@ -184,6 +194,15 @@ impl Lab {
     /// [`Lab::start_server`].
     pub fn set_neutron_auth(&mut self, auth: NeutronAuth) {
         self.config.neutron = auth;
+    }
+
+    /// A Kubernetes cluster the lab runs: the server started next runs
+    /// kube-manager with `kubeconfig`, and the Kubernetes nodes' agents
+    /// started next join the mount namespace of `runtime_pid` (their
+    /// container runtime).
+    pub fn set_kubernetes(&mut self, kubeconfig: PathBuf, runtime_pid: u32) {
+        self.config.kubeconfig = Some(kubeconfig);
+        self.config.runtime_pid = Some(runtime_pid);
     }
 
     pub fn config(&self) -> &LabConfig {
@@ -293,6 +312,9 @@ impl Lab {
                     .env("WEFT_KEYSTONE_PASSWORD", password);
             }
         }
+        if let Some(kubeconfig) = &self.config.kubeconfig {
+            command.arg("--kubeconfig").arg(kubeconfig);
+        }
         let mut server = Process::spawn("weft server", command, &self.log_path("server"))?;
         server.wait_until(self.config.ready_timeout, || {
             http::get(&ns, api, "/").is_ok_and(|(status, _)| status == 200)
@@ -339,7 +361,18 @@ impl Lab {
             });
         }
         let ns = self.netns(host)?.clone();
-        let mut command = in_netns(ns.name(), &self.config.weft);
+        let mut command = match self.config.runtime_pid {
+            Some(pid) if h.has(Role::KubernetesNode) => {
+                // nsenter opens both namespaces before entering either.
+                let mut c = Command::new("nsenter");
+                c.args(["-t", &pid.to_string(), "-m"])
+                    .arg(format!("--net=/run/netns/{}", ns.name()))
+                    .arg("--")
+                    .arg(&self.config.weft);
+                c
+            }
+            _ => in_netns(ns.name(), &self.config.weft),
+        };
         command
             .args([
                 "agent",
@@ -517,6 +550,10 @@ impl Lab {
 
     fn teardown(&mut self) -> Result<Removed, LabError> {
         self.down = true;
+        // The cluster first: its pods' CNI DELs go to the agents.
+        if let Err(e) = kubernetes_down(&self.config.state_dir) {
+            eprintln!("weft lab: {e}");
+        }
         for (_, mut agent) in std::mem::take(&mut self.agents) {
             agent.stop(GRACE);
         }
@@ -543,6 +580,45 @@ impl Drop for Lab {
             eprintln!("weft lab: teardown of {}: {e}", self.topology.prefix());
         }
     }
+}
+
+/// Where a lab's Kubernetes cluster keeps its state (scripts/k8s-cluster
+/// `--state`), under the lab's state dir.
+pub const KUBERNETES_DIR: &str = "kubernetes";
+
+/// The file naming the cluster harness (scripts/k8s-cluster) that brought
+/// the lab's cluster up, so that any later teardown can take it down.
+pub const KUBERNETES_HARNESS: &str = "kubernetes-harness";
+
+/// Takes down the Kubernetes cluster of the lab whose state dir is
+/// `state_dir`, if it has one: `k8s-cluster down` deletes the pods (CNI
+/// DEL), stops its processes by PID and removes its mounts, cgroups and
+/// state. Nothing to do without one.
+pub fn kubernetes_down(state_dir: &Path) -> Result<(), LabError> {
+    let Ok(harness) = std::fs::read_to_string(state_dir.join(KUBERNETES_HARNESS)) else {
+        return Ok(());
+    };
+    let cluster = state_dir.join(KUBERNETES_DIR);
+    let line = format!("{} down --state {}", harness.trim(), cluster.display());
+    let out = Command::new(harness.trim())
+        .arg("down")
+        .arg("--state")
+        .arg(&cluster)
+        .output()
+        .map_err(|source| LabError::Io {
+            what: format!("run {line}"),
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(LabError::Command {
+            command: line,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    std::fs::remove_file(state_dir.join(KUBERNETES_HARNESS)).map_err(|source| LabError::Io {
+        what: format!("remove {}", state_dir.join(KUBERNETES_HARNESS).display()),
+        source,
+    })
 }
 
 fn introspect_addr() -> SocketAddr {

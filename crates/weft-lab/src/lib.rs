@@ -33,7 +33,10 @@
 //! * [`capture`] — dumpcap on a lab interface, decoded with tshark.
 //! * [`lab`] — [`Lab`], which ties them together.
 //! * [`scenario`] — the reference scenario played in a lab, with a
-//!   transcript.
+//!   transcript; with real parts (`weft lab up --full`) the network comes
+//!   from the `openstack` CLI, the VM from QEMU and the pod from a real
+//!   Kubernetes cluster ([`kubernetes_down`] takes that cluster down first
+//!   on every teardown).
 //!
 //! Needs root (namespaces, taps), `ip` (iproute2) and, for captures,
 //! `dumpcap`/`tshark`.
@@ -51,7 +54,7 @@ pub mod workload;
 pub use capture::{Capture, decode};
 pub use fabric::{NetnsStatus, Removed, lab_namespaces, survey, teardown};
 pub use inventory::{Inventory, Note, Plan, Settings};
-pub use lab::{Lab, LabConfig, NeutronAuth};
+pub use lab::{Lab, LabConfig, NeutronAuth, kubernetes_down};
 pub use process::Process;
 pub use topology::{Host, Role, Topology};
 pub use workload::{Workload, WorkloadKind, tap_name, veth_name};

@@ -5,7 +5,10 @@
 //!
 //! The workloads are stand-ins: the VM a namespace holding the port's tap
 //! (its address by DHCP from the agent, with busybox `udhcpc`), the pod a
-//! namespace with a veth addressed as the CNI plugin does.
+//! namespace with a veth addressed as the CNI plugin does. With real parts
+//! ([`Real`]) the network comes from the `openstack` CLI, the VM from QEMU
+//! and the pod from a real Kubernetes cluster (`kubectl apply` of the
+//! seed's manifest; kube-manager and the weft CNI give it its port).
 
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -58,6 +61,21 @@ pub struct RealVm {
     pub env: Vec<(String, String)>,
 }
 
+/// A real Kubernetes cluster whose pods get their network from weft
+/// (kube-manager in the server, the weft CNI on the node).
+#[derive(Debug, Clone)]
+pub struct RealKube {
+    /// The host kubectl runs on (the master).
+    pub host: String,
+    /// The kubectl program.
+    pub kubectl: std::path::PathBuf,
+    /// The cluster admin's kubeconfig.
+    pub kubeconfig: std::path::PathBuf,
+    /// The manifest applied in step 3: the seed's `cn.yaml` (namespace
+    /// `seamless` on the VN, pod `cont`).
+    pub manifest: std::path::PathBuf,
+}
+
 /// The real parts a scenario uses instead of stand-ins.
 #[derive(Debug, Clone, Default)]
 pub struct Real {
@@ -65,7 +83,14 @@ pub struct Real {
     pub openstack: Option<OpenstackCli>,
     /// Step 2 with a QEMU VM booted by `weft vm`.
     pub vm: Option<RealVm>,
+    /// Step 3 with a pod of a real Kubernetes cluster.
+    pub kube: Option<RealKube>,
 }
+
+/// The seed manifest's namespace (examples/cn.yaml).
+pub const POD_NAMESPACE: &str = "seamless";
+/// The seed manifest's pod, the scenario's `cont`.
+pub const POD_NAME: &str = "cont";
 
 /// Plays the scenario in `lab` (server and agents running), writing the
 /// transcript to `out`. The VM goes to the first host with role
@@ -98,6 +123,7 @@ pub fn seed_with(lab: &mut Lab, out: &mut dyn Write, real: Real) -> Result<(), L
         worker,
         openstack: real.openstack,
         vm: real.vm,
+        kube: real.kube,
     };
     s.run()
 }
@@ -113,7 +139,12 @@ struct Script<'a> {
     worker: Host,
     openstack: Option<OpenstackCli>,
     vm: Option<RealVm>,
+    kube: Option<RealKube>,
 }
+
+/// How long a real pod gets to be Running (image pull from the node's
+/// registry, CNI ADD through the agent).
+const POD_START: Duration = Duration::from_secs(120);
 
 /// How long a real VM gets to boot, lease its address and ping (QEMU TCG).
 const VM_BOOT: Duration = Duration::from_secs(120);
@@ -198,6 +229,13 @@ impl Script<'_> {
         self.command(&cli.host, command, "openstack", args, true)
     }
 
+    /// `kubectl ARGS` on the master as the cluster admin.
+    fn kubectl(&mut self, kube: &RealKube, args: &[&str], show: bool) -> Result<String, LabError> {
+        let mut command = self.lab.exec(&kube.host, &kube.kubectl)?;
+        command.env("KUBECONFIG", &kube.kubeconfig);
+        self.command(&kube.host, command, "kubectl", args, show)
+    }
+
     fn json(&mut self, host: &str, args: &[&str]) -> Result<Value, LabError> {
         let mut all = vec!["-o", "json"];
         all.extend_from_slice(args);
@@ -227,15 +265,26 @@ impl Script<'_> {
     /// busybox ping from a workload: (sent, received).
     fn ping(&mut self, from: &str, dst: &str, count: u32) -> Result<(u32, u32), LabError> {
         let count = count.to_string();
-        let out = self
-            .lab
-            .exec(from, "busybox")?
-            .args(["ping", "-c", &count, "-i", "0.3", "-W", "1", dst])
-            .output()
-            .map_err(|source| LabError::Io {
-                what: "run busybox ping".into(),
-                source,
-            })?;
+        let ping = ["ping", "-c", &count, "-i", "0.3", "-W", "1", dst];
+        let mut command = match &self.kube {
+            // The real pod: its image's busybox ping, through the apiserver.
+            Some(kube) if from == POD_NAME => {
+                let mut c = self.lab.exec(&kube.host, &kube.kubectl)?;
+                c.env("KUBECONFIG", &kube.kubeconfig).args([
+                    "exec",
+                    "-n",
+                    POD_NAMESPACE,
+                    POD_NAME,
+                    "--",
+                ]);
+                c
+            }
+            _ => self.lab.exec(from, "busybox")?,
+        };
+        let out = command.args(ping).output().map_err(|source| LabError::Io {
+            what: "run busybox ping".into(),
+            source,
+        })?;
         let all = text(&out);
         let line = all
             .lines()
@@ -272,6 +321,97 @@ impl Script<'_> {
         Err(fail(format!("timed out waiting for {what}")))
     }
 
+    /// Step 3 with the seed's manifest in the real cluster: kube-manager
+    /// gives the pod its port, the weft CNI plugs it on the node.
+    fn real_pod(&mut self, kube: &RealKube) -> Result<(), LabError> {
+        let manifest = kube.manifest.to_string_lossy().into_owned();
+        self.kubectl(kube, &["apply", "-f", &manifest], true)?;
+        let phase = [
+            "get",
+            "pod",
+            "-n",
+            POD_NAMESPACE,
+            POD_NAME,
+            "-o",
+            "jsonpath={.status.phase}",
+        ];
+        let running = self.wait_for(&format!("pod {POD_NAME} Running"), POD_START, |s| {
+            s.kubectl(kube, &phase, false).is_ok_and(|p| p == "Running")
+        });
+        if let Err(e) = running {
+            let describe = self
+                .kubectl(
+                    kube,
+                    &["describe", "pod", "-n", POD_NAMESPACE, POD_NAME],
+                    false,
+                )
+                .unwrap_or_else(|e| e.to_string());
+            return Err(fail(format!("{e}\n{describe}")));
+        }
+        let wide = self.kubectl(
+            kube,
+            &["get", "pod", "-n", POD_NAMESPACE, "-o", "wide"],
+            true,
+        )?;
+        if !wide.contains(" 192.168.1.4 ") {
+            return Err(fail(format!(
+                "pod {POD_NAME} is not at 192.168.1.4: {wide}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Step 3 with a stand-in: the port made as kube-manager makes it, a
+    /// namespace with a veth as the CNI plugin plugs it.
+    fn stand_in_pod(&mut self, worker: &str) -> Result<(), LabError> {
+        let control = self.control.clone();
+        let control = control.as_str();
+        let pod_port = self.port(&[
+            "--vn",
+            VN,
+            "--name",
+            "cont",
+            "--project",
+            POD_PROJECT,
+            "--host",
+            worker,
+            "--vif-type",
+            "veth",
+        ])?;
+        if pod_port.ip != Ipv4Addr::new(192, 168, 1, 4) {
+            return Err(fail(format!(
+                "the pod got {}, not 192.168.1.4",
+                pod_port.ip
+            )));
+        }
+        // kube-manager's namespace group admits everything.
+        self.weft(
+            control,
+            &[
+                "sg",
+                "rule",
+                "add",
+                POD_SG,
+                "--direction",
+                "ingress",
+                "--remote-ip",
+                "0.0.0.0/0",
+            ],
+            false,
+        )?;
+        self.lab.add_pod(
+            worker,
+            "cont",
+            &pod_port.id,
+            pod_port.mac,
+            "192.168.1.4/24"
+                .parse()
+                .map_err(|e| fail(format!("pod address: {e}")))?,
+            Some(Ipv4Addr::new(192, 168, 1, 1)),
+        )?;
+        Ok(())
+    }
+
     fn run(&mut self) -> Result<(), LabError> {
         let control = self.control.clone();
         let control = control.as_str();
@@ -296,7 +436,12 @@ impl Script<'_> {
         } else {
             &["k8s-contrail", VM_PROJECT, POD_PROJECT]
         };
+        let kube = self.kube.clone();
         for project in projects {
+            // kube-manager makes the pod's project from its namespace.
+            if kube.is_some() && *project == POD_PROJECT {
+                continue;
+            }
             self.weft(control, &["project", "create", project], false)?;
         }
         self.weft(control, &["node", "list"], true)?;
@@ -392,49 +537,10 @@ impl Script<'_> {
         }
 
         self.step(&format!("3. a pod on {worker} (same network, same IPAM)"));
-        let pod_port = self.port(&[
-            "--vn",
-            VN,
-            "--name",
-            "cont",
-            "--project",
-            POD_PROJECT,
-            "--host",
-            worker,
-            "--vif-type",
-            "veth",
-        ])?;
-        if pod_port.ip != Ipv4Addr::new(192, 168, 1, 4) {
-            return Err(fail(format!(
-                "the pod got {}, not 192.168.1.4",
-                pod_port.ip
-            )));
+        match &kube {
+            Some(kube) => self.real_pod(kube)?,
+            None => self.stand_in_pod(worker)?,
         }
-        // kube-manager's namespace group admits everything.
-        self.weft(
-            control,
-            &[
-                "sg",
-                "rule",
-                "add",
-                POD_SG,
-                "--direction",
-                "ingress",
-                "--remote-ip",
-                "0.0.0.0/0",
-            ],
-            false,
-        )?;
-        self.lab.add_pod(
-            worker,
-            "cont",
-            &pod_port.id,
-            pod_port.mac,
-            "192.168.1.4/24"
-                .parse()
-                .map_err(|e| fail(format!("pod address: {e}")))?,
-            Some(Ipv4Addr::new(192, 168, 1, 1)),
-        )?;
         if let Some(vm) = &real_vm {
             let lease = "WEFT-VM dhcp-ok addr=192.168.1.3/24 router=192.168.1.1";
             self.wait_for("the VM's DHCP lease on its console", VM_BOOT, |s| {

@@ -57,6 +57,10 @@ pub struct DesiredPort {
     pub security_groups: Vec<u32>,
     pub allowed_address_pairs: Vec<(Prefix, Option<MacAddr>)>,
     pub admin_up: bool,
+    /// The MTU DHCP hands out when the network sets one (capped by what
+    /// fits the overlay); `None`: the vRouter's own, what fits the overlay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
 }
 
 /// One address of a port with what DHCP hands out for it.
@@ -214,6 +218,7 @@ impl Model {
                     security_groups,
                     allowed_address_pairs,
                     admin_up: port.admin_state_up,
+                    mtu: network.mtu.map(|_| self.network_mtu(network)),
                 },
             );
         }

@@ -255,3 +255,46 @@ fn load_balancers_hold_what_they_use_and_refuse_bad_listeners() {
     let worker = w.model.compile_node("k8s-worker");
     assert!(worker.vrfs[&SEAMLESS.parse().unwrap()].services.is_empty());
 }
+
+/// A network's own MTU reaches its ports on the node, capped by what fits
+/// the overlay once encapsulations change; without one, the vRouter picks.
+#[test]
+fn a_network_mtu_reaches_its_ports_capped_by_the_overlay() {
+    let mut w = scenario();
+    let vm_port = |w: &World| {
+        w.model
+            .compile_node("os-compute")
+            .ports
+            .values()
+            .next()
+            .unwrap()
+            .mtu
+    };
+    assert_eq!(vm_port(&w), None);
+    let set = |mtu: Option<u32>| {
+        Command::UpdateNetwork(
+            SEAMLESS.parse().unwrap(),
+            UpdateNetwork {
+                mtu: Some(mtu),
+                ..UpdateNetwork::default()
+            },
+        )
+    };
+    w.run(set(Some(1400))).unwrap();
+    assert_eq!(vm_port(&w), Some(1400));
+    let too_big = w.run(set(Some(1451))).unwrap_err();
+    assert!(too_big.to_string().contains("maximum is 1450"), "{too_big}");
+    // Without VXLAN the overlay fits 1472; with it back, 1450 caps.
+    let encaps = |list: Vec<Encapsulation>| {
+        Command::UpdateGlobalConfig(
+            serde_json::from_value(serde_json::json!({"encapsulation_priority": list})).unwrap(),
+        )
+    };
+    w.run(encaps(vec![Encapsulation::MplsOverGre])).unwrap();
+    w.run(set(Some(1472))).unwrap();
+    assert_eq!(vm_port(&w), Some(1472));
+    w.run(encaps(vec![Encapsulation::Vxlan])).unwrap();
+    assert_eq!(vm_port(&w), Some(1450));
+    w.run(set(None)).unwrap();
+    assert_eq!(vm_port(&w), None);
+}

@@ -720,3 +720,74 @@ fn fabric_snat_is_off_by_default_set_on_create_and_update_and_compiled() {
     );
     assert!(!snat_of("default-domain:k8s-default:snat").0);
 }
+
+/// RBAC policies: kept through a rebuild, refused twice, and not removable
+/// while another project's port uses the group through them.
+#[test]
+fn rbac_policies_protect_the_ports_that_depend_on_them() {
+    let mut w = World::new();
+    w.project("k8s-contrail");
+    let owner = w.project("owner");
+    let user = w.project("user");
+    w.network(SEAMLESS, &["192.168.1.0/24"]).unwrap();
+    let group = w.model.default_group_of(owner).unwrap();
+    let user_ref = w.model.orchestrator_id(user);
+    let share = |target: &str| {
+        Command::CreateRbacPolicy(CreateRbacPolicy {
+            project: Ref::Id(owner),
+            id: None,
+            object_type: RbacObjectType::SecurityGroup,
+            object_id: group,
+            action: RbacAction::AccessAsShared,
+            target_project: target.to_owned(),
+        })
+    };
+    let Object::RbacPolicy(policy) = w.run(share(&user_ref)).unwrap() else {
+        panic!()
+    };
+    assert!(w.model.shared_with(group, &user_ref));
+    assert!(!w.model.shared_with(group, "someone-else"));
+    assert!(matches!(
+        w.run(share(&user_ref)),
+        Err(ModelError::Conflict { .. })
+    ));
+    w.port(
+        SEAMLESS,
+        serde_json::json!({"project": "user", "security_groups": [group.to_string()]}),
+    )
+    .unwrap();
+    let delete = Command::DeleteRbacPolicy(Ref::Id(policy.meta.id));
+    assert!(matches!(
+        w.run(delete.clone()),
+        Err(ModelError::InUse {
+            kind: Kind::RbacPolicy,
+            ..
+        })
+    ));
+    let retarget = |target: &str| {
+        Command::UpdateRbacPolicy(
+            Ref::Id(policy.meta.id),
+            UpdateRbacPolicy {
+                target_project: Some(target.to_owned()),
+            },
+        )
+    };
+    assert!(w.run(retarget("someone-else")).is_err());
+    // '*' keeps the user covered; then the '*' itself is needed.
+    w.run(retarget("*")).unwrap();
+    assert!(w.run(delete.clone()).is_err());
+    // A rebuilt model has the policy and the same answers.
+    let rebuilt = Model::load(
+        w.model
+            .rbac_policies()
+            .cloned()
+            .map(Object::RbacPolicy)
+            .chain(w.model.projects().cloned().map(Object::Project)),
+    )
+    .unwrap();
+    assert_eq!(rebuilt.rbac_policies().count(), 1);
+    // Another policy for the user lets the '*' go.
+    w.run(share(&user_ref)).unwrap();
+    w.run(delete).unwrap();
+    assert!(w.model.shared_with(group, &user_ref));
+}

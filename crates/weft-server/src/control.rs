@@ -138,6 +138,7 @@ pub fn to_proto(desired: &NodeDesired) -> proto::NodeConfig {
                     .into(),
                     interface_name: port.interface.clone(),
                     admin_up: port.admin_up,
+                    mtu: port.mtu.unwrap_or(0),
                 }
             })
             .collect(),

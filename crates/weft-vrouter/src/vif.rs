@@ -44,7 +44,8 @@ pub struct DhcpConfig {
     pub gateway: Option<Ipv4Addr>,
     /// The DNS/service address (`.2` of the subnet in TF and weft).
     pub dns: Option<Ipv4Addr>,
-    /// Interface MTU; `None` is 1500 minus the largest overlay overhead.
+    /// Interface MTU, as the network sets it; never more than 1500 minus
+    /// the largest overlay overhead, which is also what `None` is.
     pub mtu: Option<u16>,
     /// Classless static routes (option 121): destination and router.
     pub host_routes: Vec<(Prefix, Ipv4Addr)>,

@@ -163,6 +163,7 @@ pub fn port(
         vif_type: vif_type as i32,
         interface_name: interface.into(),
         admin_up: true,
+        mtu: 0,
     }
 }
 
