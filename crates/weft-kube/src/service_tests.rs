@@ -341,6 +341,7 @@ async fn an_old_service_network_gives_its_gateway_address_back() {
             shared: false,
             admin_state_up: None,
             fabric_snat: false,
+            mtu: None,
         }))
         .unwrap();
     let gateway = crate::backend::read(memory.as_ref(), |m| {
@@ -387,6 +388,7 @@ async fn pods_on_annotated_networks_reach_services_too() {
             shared: false,
             admin_state_up: None,
             fabric_snat: false,
+            mtu: None,
         }))
         .unwrap();
     let mut seamless = ns("seamless");
