@@ -9,7 +9,7 @@
       to the last pod Running, each pod's create → Running, and the CNI ADD
       latencies of NAME that the timing shim logged after the first create.
 
-  driver.py report --json FILE PHASE.json...
+  driver.py report [--kubelet-api-qps N] --json FILE PHASE.json...
       Puts the phases together (rounds of one bridge and one weft phase),
       prints the table with the weft/bridge ratios and writes it all as JSON.
 
@@ -310,6 +310,7 @@ def cmd_report(a):
         "pods": rounds[0]["bridge"]["pods"],
         "rounds": len(rounds),
         "cpus": os.cpu_count(),
+        "kubelet_api_qps": a.kubelet_api_qps,
         "metrics": table,
         "target": {"max_ratio": TARGET_RATIO, "judged": judged, "met": met},
         "weft_rss": rss,
@@ -320,7 +321,8 @@ def cmd_report(a):
 
     n = out["pods"]
     print(f"\nweft pods: {n} pods created at once on one worker, weft-cni + weft agent/server "
-          f"against Debian's bridge + host-local, {len(rounds)} round(s), {out['cpus']} CPUs")
+          f"against Debian's bridge + host-local, {len(rounds)} round(s), {out['cpus']} CPUs"
+          + (f", kubelet API QPS {a.kubelet_api_qps}" if a.kubelet_api_qps else ""))
     print(f"{'':32} {'bridge':>10} {'weft':>10} {'weft/bridge':>12}")
     for key, label, _ in metrics:
         t = table[key]
@@ -354,6 +356,7 @@ def main():
     b.add_argument("--agent-pid", type=int, help="weft agent: its RSS once all pods run")
     r = sub.add_parser("report")
     r.add_argument("--json", required=True)
+    r.add_argument("--kubelet-api-qps", type=int, help="as the cluster was set up (reported)")
     r.add_argument("phases", nargs="+")
     a = p.parse_args()
     if a.cmd == "burst":
