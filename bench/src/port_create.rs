@@ -282,6 +282,7 @@ pub(crate) async fn prepare(client: &Client) -> anyhow::Result<()> {
             shared: false,
             admin_state_up: None,
             fabric_snat: false,
+            mtu: None,
         })
         .await
         .context("creating the network")?;

@@ -327,6 +327,7 @@ fn command(world: &World, op: Op) -> Command {
                 shared: false,
                 admin_state_up: None,
                 fabric_snat: false,
+                mtu: None,
             })
         }
         Op::DeleteNetwork { network } => Command::DeleteNetwork(pick(networks(), network)),

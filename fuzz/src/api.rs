@@ -214,19 +214,32 @@ pub fn objects(model: &Model) -> Vec<Object> {
     out.extend(model.control_nodes().cloned().map(Object::ControlNode));
     out.extend(model.load_balancers().cloned().map(Object::LoadBalancer));
     out.extend(model.routers().cloned().map(Object::Router));
+    out.extend(model.rbac_policies().cloned().map(Object::RbacPolicy));
     out
 }
 
-/// What a model holds: its objects and its subnets' allocators.
+/// What a model holds: its objects and its subnets' allocators. An
+/// object's revision bookkeeping is left out: a child made and removed
+/// again leaves its parent's revision bumped twice (a rule its group's, a
+/// subnet its network's), as in Neutron, but otherwise as it was.
 #[derive(Debug, PartialEq)]
 pub struct Fingerprint {
-    objects: Vec<Object>,
+    objects: Vec<serde_json::Value>,
     allocators: Vec<(Uuid, Option<SubnetAllocator>)>,
+}
+
+fn without_revision(object: Object) -> serde_json::Value {
+    let mut value = serde_json::to_value(object).unwrap_or_default();
+    if let Some(inner) = value.get_mut("object").and_then(|o| o.as_object_mut()) {
+        inner.remove("revision_number");
+        inner.remove("updated_at");
+    }
+    value
 }
 
 pub fn fingerprint(model: &Model) -> Fingerprint {
     Fingerprint {
-        objects: objects(model),
+        objects: objects(model).into_iter().map(without_revision).collect(),
         allocators: model
             .subnets()
             .map(|s| (s.meta.id, model.allocator(s.meta.id).cloned()))
@@ -525,6 +538,7 @@ pub fn undo(created: &Object) -> Option<Command> {
         Object::ControlNode(_) => Command::DeleteControlNode(id),
         Object::LoadBalancer(_) => Command::DeleteLoadBalancer(id),
         Object::Router(_) => Command::DeleteRouter(id),
+        Object::RbacPolicy(_) => Command::DeleteRbacPolicy(id),
         Object::GlobalConfig(_) | Object::Domain(_) => return None,
     })
 }

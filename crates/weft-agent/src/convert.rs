@@ -128,9 +128,12 @@ pub(crate) fn allowed_address_pair(
     Ok(AllowedAddressPair { prefix, mac })
 }
 
-/// The DHCP answer for the first IPv4 fixed IP with DHCP enabled.
-pub(crate) fn dhcp(fixed_ips: &[proto::FixedIp]) -> Result<Option<DhcpConfig>, ConvertError> {
-    for fixed in fixed_ips.iter().filter(|f| f.dhcp_enabled) {
+/// The DHCP answer for the port's first IPv4 fixed IP with DHCP enabled,
+/// with the network's MTU if it sets one.
+pub(crate) fn dhcp(port: &proto::Port) -> Result<Option<DhcpConfig>, ConvertError> {
+    // More than fits the overlay is capped by the vRouter anyway.
+    let mtu = (port.mtu != 0).then(|| u16::try_from(port.mtu).unwrap_or(u16::MAX));
+    for fixed in port.fixed_ips.iter().filter(|f| f.dhcp_enabled) {
         let IpAddr::V4(addr) = ip("fixed ip", &fixed.address)? else {
             continue;
         };
@@ -152,7 +155,7 @@ pub(crate) fn dhcp(fixed_ips: &[proto::FixedIp]) -> Result<Option<DhcpConfig>, C
             prefix_len,
             gateway: optional_v4("gateway", &fixed.gateway)?,
             dns: optional_v4("dns/service address", &fixed.dns_service)?,
-            mtu: None,
+            mtu,
             host_routes,
             lease_time: LEASE_SECONDS,
         }));

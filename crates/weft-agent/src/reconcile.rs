@@ -80,6 +80,9 @@ struct PortState {
     vrf_name: String,
     vif: VifConfig,
     acl: Vec<AclRule>,
+    /// Replies tracked (any group stateful) or judged by the rules (all
+    /// of the port's groups stateless).
+    stateful: bool,
     interface: String,
 }
 
@@ -373,10 +376,11 @@ impl Reconciler {
                     kind: NextHopKind::Encap { vif: state.vif.id },
                 }));
             }
-            if old.as_ref().map(|o| &o.acl) != Some(&state.acl) {
+            if old.as_ref().map(|o| (&o.acl, o.stateful)) != Some((&state.acl, state.stateful)) {
                 plan.commands.push(Command::SetAcl {
                     vif: state.vif.id,
                     rules: state.acl.clone(),
+                    stateful: state.stateful,
                 });
             }
             let reattach = old
@@ -710,12 +714,16 @@ fn port_state(
         .map(convert::allowed_address_pair)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
-    let dhcp = convert::dhcp(&port.fixed_ips).map_err(|e| e.to_string())?;
+    let dhcp = convert::dhcp(port).map_err(|e| e.to_string())?;
     let sgs = convert::sg_ids(&port.sg_ids);
     let mut acl = Vec::new();
+    // Neutron never lets a port mix the kinds; should it happen, tracking
+    // wins, as it admits the replies either kind's rules would.
+    let mut stateless = None;
     if port.port_security {
         for sg in &sgs {
             if let Some(group) = acls.get(&sg.0) {
+                stateless = Some(stateless.unwrap_or(true) && group.stateless);
                 for rule in &group.rules {
                     acl.push(convert::acl_rule(rule).map_err(|e| format!("SG {}: {e}", sg.0))?);
                 }
@@ -739,6 +747,7 @@ fn port_state(
             dhcp,
         },
         acl,
+        stateful: stateless != Some(true),
         interface: port.interface_name.clone(),
     })
 }

@@ -30,6 +30,7 @@ fn pod(id: &str, ip: &str) -> proto::Port {
         vif_type: proto::VifType::Veth as i32,
         interface_name: format!("veth{}", &id[..4]),
         admin_up: true,
+        mtu: 0,
     }
 }
 

@@ -39,6 +39,7 @@ fn port(id: &str, ip: &str, sg: u32) -> proto::Port {
         vif_type: proto::VifType::Tap as i32,
         interface_name: weft_control::tap_interface_name(id),
         admin_up: true,
+        mtu: 0,
     }
 }
 
@@ -57,6 +58,7 @@ fn own_members(sg: u32) -> proto::SecurityGroupAcl {
             rule(proto::Direction::Ingress, ProtoRemote::SgId(sg)),
             rule(proto::Direction::Egress, ProtoRemote::Any(proto::Any {})),
         ],
+        stateless: false,
     }
 }
 
@@ -87,6 +89,49 @@ fn host(ip: &str) -> Prefix {
 
 fn vm_port() -> proto::Port {
     port("3f2a9c1e-7b4d-4e0a-9a55-0c1d2e3f4a5b", "192.168.1.3", 7)
+}
+
+/// The `stateful` flag of the SetAcl commands in `commands`.
+fn acl_statefulness(commands: &[Command]) -> Vec<bool> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::SetAcl { stateful, .. } => Some(*stateful),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_port_of_stateless_groups_only_is_programmed_stateless() {
+    let mut r = Reconciler::new(COMPUTE, encaps());
+    let mut labels = Labels::default();
+    let mut config = snapshot(vec![vm_port()]);
+    let plan = r.apply_config(&config, &mut labels);
+    assert_eq!(acl_statefulness(&plan.commands), [true]);
+
+    // Its one group turns stateless: the same rules, programmed again
+    // without tracking.
+    config.acls[0].stateless = true;
+    config.generation += 1;
+    let plan = r.apply_config(&config, &mut labels);
+    assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+    assert_eq!(acl_statefulness(&plan.commands), [false]);
+    let plan = r.apply_config(&config, &mut labels);
+    assert_eq!(
+        acl_statefulness(&plan.commands),
+        Vec::<bool>::new(),
+        "nothing changed"
+    );
+
+    // A stateful group beside it: tracked again.
+    let mut port = vm_port();
+    port.sg_ids.push(8);
+    config.ports = vec![port];
+    config.acls.push(own_members(8));
+    config.generation += 1;
+    let plan = r.apply_config(&config, &mut labels);
+    assert_eq!(acl_statefulness(&plan.commands), [true]);
 }
 
 #[test]
@@ -497,4 +542,27 @@ fn services_follow_the_snapshots_and_go_before_their_vrf() {
     let plan = r.apply_config(&empty, &mut labels);
     apply(&plan, &mut engine);
     assert_eq!(engine.services().count(), 0);
+}
+
+/// The network's MTU, as the port carries it, goes to the vif's DHCP
+/// server, and a change reaches the vif again; 0 leaves it to the vRouter.
+#[test]
+fn the_network_mtu_reaches_the_dhcp_server() {
+    let mut r = Reconciler::new(COMPUTE, encaps());
+    let mut labels = Labels::default();
+    let dhcp_mtu = |plan: &Plan| {
+        plan.commands.iter().find_map(|c| match c {
+            Command::AddVif(v) => Some(v.dhcp.as_ref().unwrap().mtu),
+            _ => None,
+        })
+    };
+    let plan = r.apply_config(&snapshot(vec![vm_port()]), &mut labels);
+    assert_eq!(dhcp_mtu(&plan), Some(None));
+    let mut port = vm_port();
+    port.mtu = 1400;
+    let plan = r.apply_config(&snapshot(vec![port.clone()]), &mut labels);
+    assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+    assert_eq!(dhcp_mtu(&plan), Some(Some(1400)));
+    let plan = r.apply_config(&snapshot(vec![port]), &mut labels);
+    assert_eq!(dhcp_mtu(&plan), None, "unchanged: nothing to do");
 }

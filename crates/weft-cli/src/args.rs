@@ -494,6 +494,10 @@ pub enum VnCmd {
         /// its underlay address.
         #[arg(long)]
         fabric_snat: bool,
+        /// The MTU DHCP hands to workloads (default and cap: what fits the
+        /// overlay).
+        #[arg(long)]
+        mtu: Option<u32>,
     },
     /// Change a virtual network's settings.
     Update {
@@ -501,6 +505,9 @@ pub enum VnCmd {
         /// true or false: workloads reach the fabric through their node.
         #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
         fabric_snat: Option<bool>,
+        /// The MTU DHCP hands to workloads; 0: back to what fits the overlay.
+        #[arg(long)]
+        mtu: Option<u32>,
     },
     List {
         #[arg(long)]
@@ -626,6 +633,20 @@ pub enum SgCmd {
         fq_name: String,
         #[arg(long, default_value = "")]
         description: String,
+        /// Track nothing: replies pass only if the rules of their own
+        /// direction admit them.
+        #[arg(long)]
+        stateless: bool,
+    },
+    /// Change a security group (its statefulness only while no port is a member).
+    Update {
+        sg: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// true: replies of admitted connections pass; false: every packet
+        /// needs a rule of its direction.
+        #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+        stateful: Option<bool>,
     },
     List {
         #[arg(long)]

@@ -21,6 +21,9 @@ pub use args::{Cli, Format};
 /// Parses the command line, runs it, and turns errors into a message and exit code 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if prints_and_exits(&cli.command) {
+        end_quietly_on_closed_pipe();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -37,6 +40,24 @@ pub fn main() -> ExitCode {
             eprintln!("weft: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Whether a command only prints an answer and ends: the ones a person pipes
+/// into `head` or `grep -q`. The daemons and the lab, which own processes
+/// and namespaces to stop cleanly, are not among them.
+fn prints_and_exits(command: &args::Command) -> bool {
+    !matches!(
+        command,
+        args::Command::Server(_) | args::Command::Agent(_) | args::Command::Lab(_)
+    )
+}
+
+/// A closed stdout ends the process as it ends `ls` or `ip`, instead of a
+/// panic from `println!` ("failed printing to stdout: Broken pipe").
+fn end_quietly_on_closed_pipe() {
+    if let Err(e) = weft_system::default_sigpipe() {
+        eprintln!("weft: cannot restore SIGPIPE: {e}");
     }
 }
 

@@ -16,7 +16,8 @@ use weft_model::{
     CreateNetwork, CreateNode, CreatePort, CreateProject, CreateSecurityGroup,
     CreateSecurityGroupRule, CreateSubnet, Direction, Encapsulation, Ethertype, FixedIpRequest,
     ForwardingMode, LbBackend, LbProtocol, Listener, Port, Ref, SecurityGroupRule, Subnet,
-    UpdateGlobalConfig, UpdateLoadBalancer, UpdateNetwork, UpdatePort, VifType,
+    UpdateGlobalConfig, UpdateLoadBalancer, UpdateNetwork, UpdatePort, UpdateSecurityGroup,
+    VifType,
 };
 use weft_types::{Asn, FqName, MacAddr, Prefix, RouteTarget, Vni};
 
@@ -157,6 +158,7 @@ async fn vn(client: &Client, format: Format, cmd: VnCmd) -> anyhow::Result<()> {
             forwarding_mode,
             shared,
             fabric_snat,
+            mtu,
         } => {
             let subnets = subnets
                 .iter()
@@ -182,6 +184,7 @@ async fn vn(client: &Client, format: Format, cmd: VnCmd) -> anyhow::Result<()> {
                 shared,
                 admin_state_up: None,
                 fabric_snat,
+                mtu,
             };
             let network = client.create::<VirtualNetworks>(&req).await?;
             match format {
@@ -189,9 +192,14 @@ async fn vn(client: &Client, format: Format, cmd: VnCmd) -> anyhow::Result<()> {
                 Format::Table => print_networks(client, format, vec![network]).await?,
             }
         }
-        VnCmd::Update { vn, fabric_snat } => {
+        VnCmd::Update {
+            vn,
+            fabric_snat,
+            mtu,
+        } => {
             let req = UpdateNetwork {
                 fabric_snat,
+                mtu: mtu.map(|m| (m != 0).then_some(m)),
                 ..UpdateNetwork::default()
             };
             let network = client.update::<VirtualNetworks>(&vn, &req).await?;
@@ -534,15 +542,28 @@ async fn sg(client: &Client, format: Format, cmd: SgCmd) -> anyhow::Result<()> {
         SgCmd::Create {
             fq_name: name,
             description,
+            stateless,
         } => {
             let req = CreateSecurityGroup {
                 fq_name: fq_name(&name)?,
                 id: None,
                 description,
                 tags: Vec::new(),
-                stateful: None,
+                stateful: Some(!stateless),
             };
             output::show(format, &client.create::<SecurityGroups>(&req).await?);
+        }
+        SgCmd::Update {
+            sg,
+            description,
+            stateful,
+        } => {
+            let req = UpdateSecurityGroup {
+                description,
+                stateful,
+                ..UpdateSecurityGroup::default()
+            };
+            output::show(format, &client.update::<SecurityGroups>(&sg, &req).await?);
         }
         SgCmd::List { project } => {
             let query = ListQuery {
@@ -557,10 +578,11 @@ async fn sg(client: &Client, format: Format, cmd: SgCmd) -> anyhow::Result<()> {
                         g.meta.id.to_string(),
                         g.fq_name.to_string(),
                         g.sg_id.to_string(),
+                        if g.stateful { "stateful" } else { "stateless" }.to_owned(),
                     ]
                 })
                 .collect();
-            output::list(format, &groups, &["ID", "FQ NAME", "SG ID"], rows);
+            output::list(format, &groups, &["ID", "FQ NAME", "SG ID", "STATE"], rows);
         }
         SgCmd::Show { sg } => output::show(format, &client.get::<SecurityGroups>(&sg).await?),
         SgCmd::Delete { sg } => {

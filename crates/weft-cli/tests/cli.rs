@@ -119,6 +119,20 @@ fn reference_scenario_model_through_the_cli() {
     let json = ok(&server, &["vn", "list", "-o", "json"]);
     let list: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
     assert_eq!(list[0]["fq_name"], SEAMLESS);
+
+    // A network's MTU: set, and back to what fits the overlay with 0.
+    let json = ok(
+        &server,
+        &["vn", "update", SEAMLESS, "--mtu", "1400", "-o", "json"],
+    );
+    let vn: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(vn["mtu"], 1400);
+    let json = ok(
+        &server,
+        &["vn", "update", SEAMLESS, "--mtu", "0", "-o", "json"],
+    );
+    let vn: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(vn.get("mtu"), None);
 }
 
 #[test]
@@ -147,6 +161,10 @@ fn bad_input_exits_non_zero_with_the_rule_broken() {
         ),
         (vec!["vn", "show", "default-domain:p:none"], "404"),
         (
+            vec!["vn", "create", "default-domain:p:big", "--mtu", "9000"],
+            "maximum is 1450",
+        ),
+        (
             vec![
                 "sg",
                 "rule",
@@ -173,4 +191,32 @@ fn bad_input_exits_non_zero_with_the_rule_broken() {
         String::from_utf8_lossy(&out.stderr)
             .contains("cannot talk to the weft server at http://127.0.0.1:9")
     );
+}
+
+#[test]
+fn a_closed_pipe_ends_a_listing_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("data"));
+    ok(&server, &["project", "create", "k8s-contrail"]);
+    let mut child = server
+        .command(&["project", "list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the answer comes back from the server,
+    // as `weft project list | head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.signal(),
+        Some(nix::libc::SIGPIPE),
+        "status {:?}, stderr {stderr}",
+        out.status
+    );
+    assert!(stderr.is_empty(), "{stderr}");
 }

@@ -46,6 +46,7 @@ async fn prepare(client: &Client) {
             shared: false,
             admin_state_up: None,
             fabric_snat: false,
+            mtu: None,
         })
         .await
         .unwrap();

@@ -273,4 +273,74 @@ fn openstack_cli_with_keystone_drives_the_neutron_api() {
     assert_eq!(status, 200, "{body}");
     let vn: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(vn["id"], net_id);
+
+    // A project weft first meets through an admin acting for it (no token
+    // of its own yet) is still named after its Keystone name, which weft
+    // reads with the service user's credentials.
+    os.run(
+        "admin",
+        "admin",
+        &["project", "create", "--domain", "default", "fresh"],
+    )
+    .unwrap();
+    let made = os.json(
+        "admin",
+        "admin",
+        &["network", "create", "--project", "fresh", "freshnet"],
+    );
+    let (status, body) = http_get(
+        api_port,
+        "/v1/virtual-networks/default-domain:fresh:freshnet",
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    let vn: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(vn["id"], made["id"]);
+
+    // The CLI's RBAC commands: demo's group shared with project other,
+    // which then sees it; the policy goes again.
+    let web = demo(&["security", "group", "create", "web"]);
+    let web_id = web["id"].as_str().unwrap().to_owned();
+    assert!(
+        os.run("other", "other", &["security", "group", "show", &web_id])
+            .is_err()
+    );
+    let policy = os.json(
+        "admin",
+        "admin",
+        &[
+            "network",
+            "rbac",
+            "create",
+            "--type",
+            "security_group",
+            "--action",
+            "access_as_shared",
+            "--target-project",
+            "other",
+            &web_id,
+        ],
+    );
+    assert_eq!(policy["object_type"], "security_group");
+    let shared = os.json("other", "other", &["security", "group", "show", &web_id]);
+    assert_eq!(shared["id"], web_id.as_str());
+    let listed = os.json("admin", "admin", &["network", "rbac", "list"]);
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["ID"] == policy["id"]),
+        "{listed}"
+    );
+    os.run(
+        "admin",
+        "admin",
+        &["network", "rbac", "delete", policy["id"].as_str().unwrap()],
+    )
+    .unwrap();
+    assert!(
+        os.run("other", "other", &["security", "group", "show", &web_id])
+            .is_err()
+    );
 }

@@ -501,6 +501,64 @@ fn spoofed_sources_are_dropped_unless_allowed() -> Result<()> {
     })
 }
 
+/// Stateless groups for real: with the VM's port in a stateless group
+/// (all egress, no ingress), the VM's echo requests reach the pod and the
+/// pod answers, but nothing tracks the answers, so the VM's vRouter
+/// refuses them. An ingress rule for the pod's address lets them in, and
+/// with it the pod's own pings (answered through the egress rules).
+#[test]
+#[ignore = "needs root and network namespaces: run scripts/test as root"]
+fn stateless_group_admits_replies_only_by_its_rules() -> Result<()> {
+    with_lab("s", |lab| {
+        let s = seamless(lab)?;
+        // Stateful `default`: egress alone lets the answers back.
+        ping_until_ok(lab, "vm", "192.168.1.4")?;
+
+        let raw = "default-domain:admin:raw";
+        let made = api(lab, &["sg", "create", raw, "--stateless"])?;
+        ensure!(made["stateful"] == false, "not stateless: {made}");
+        weft(
+            lab,
+            CONTROL,
+            &["port", "update", &s.vm_port.id, "--sg", raw],
+        )?;
+        wait_for(
+            "the VM's answers to be refused",
+            Duration::from_secs(10),
+            || ping(lab, "vm", "192.168.1.4", 2).is_ok_and(|r| r.none()),
+        )?;
+        let denied = drops(lab, COMPUTE, "flow_denied")?;
+        let watch = lab.capture("pod", &s.pod.interface, "icmp")?;
+        let refused = ping(lab, "vm", "192.168.1.4", 3)?;
+        let file = watch.stop();
+        ensure!(refused.none(), "VM → pod answered: {refused:?}");
+        let answers = decode(&file, "icmp.type==0", &["ip.src", "ip.dst"])?;
+        ensure!(
+            !answers.is_empty(),
+            "the pod never answered, so the test proves nothing"
+        );
+        let denied_after = drops(lab, COMPUTE, "flow_denied")?;
+        ensure!(
+            denied_after >= denied + 3,
+            "FlowDenied on the VM's node {denied} → {denied_after}"
+        );
+        // A group in use keeps its statefulness.
+        let stuck = lab
+            .weft(CONTROL)?
+            .args(["sg", "update", raw, "--stateful", "true"])
+            .output()?;
+        ensure!(
+            !stuck.status.success() && String::from_utf8_lossy(&stuck.stderr).contains("in use"),
+            "a group in use changed its statefulness: {stuck:?}"
+        );
+
+        add_ingress(lab, raw, &["--remote-ip", "192.168.1.4/32"])?;
+        ping_until_ok(lab, "vm", "192.168.1.4")?;
+        ping_until_ok(lab, "pod", "192.168.1.3")?;
+        Ok(())
+    })
+}
+
 /// Headless: the server is killed (-9) in the middle of a 10 pps ping and
 /// stays away for seconds; no reply is lost. Restarted on the same data
 /// dir, the agents resynchronise (a pod added afterwards is reachable)

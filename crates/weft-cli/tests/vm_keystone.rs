@@ -150,7 +150,9 @@ fn weft_vm_authenticates_with_keystone_and_uses_the_catalog() -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    openstack(&["network", "create", "seamless"])?;
+    // The network's own MTU, below what fits the overlay: the VM's DHCP
+    // lease must carry it (option 26).
+    openstack(&["network", "create", "--mtu", "1400", "seamless"])?;
     openstack(&[
         "subnet",
         "create",
@@ -285,8 +287,8 @@ fn weft_vm_authenticates_with_keystone_and_uses_the_catalog() -> Result<()> {
     let agent_said = std::fs::read_to_string(dir.path().join("agent.log")).unwrap_or_default();
     leased.with_context(|| format!("console:\n{log}\nagent:\n{agent_said}"))?;
     ensure!(
-        log.contains("WEFT-VM dhcp-ok addr=192.168.1.3/24 router=192.168.1.1"),
-        "no lease for .3 in the console:\n{log}\nagent:\n{agent_said}"
+        log.contains("WEFT-VM dhcp-ok addr=192.168.1.3/24 router=192.168.1.1 mtu=1400"),
+        "no lease for .3 with the network's MTU 1400 in the console:\n{log}\nagent:\n{agent_said}"
     );
     let listed = json(vm("secret", &["-o", "json", "list"])?, "list")?;
     ensure!(

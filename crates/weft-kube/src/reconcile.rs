@@ -142,6 +142,12 @@ impl Planner<'_> {
             None => {
                 let mut subnet = CreateSubnet::with_cidr(prefix(cidr));
                 subnet.name = format!("{}-subnet", name.name());
+                if name == self.cluster.service_network() {
+                    // ClusterIPs come from the whole range: the apiserver
+                    // gives the first address to the `kubernetes` Service.
+                    subnet.gateway_ip = Some(None);
+                    subnet.dns_service_ip = Some(None);
+                }
                 self.plan
                     .commands
                     .push(Command::CreateNetwork(CreateNetwork {
@@ -156,6 +162,7 @@ impl Planner<'_> {
                         shared: false,
                         admin_state_up: None,
                         fabric_snat,
+                        mtu: None,
                     }));
             }
             Some(n) => {

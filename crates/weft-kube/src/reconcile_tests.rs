@@ -103,9 +103,16 @@ async fn start_makes_the_cluster_networks_once() {
                 n.fq_name.to_string() == "default-domain:k8s-default:k8s-default-service-network"
             })
             .expect("service network");
+        let svc_subnet = &m.subnets_of(svc.meta.id)[0];
+        assert_eq!(svc_subnet.cidr.to_string(), "10.96.0.0/12");
+        // 10.96.0.1 is the `kubernetes` Service's ClusterIP, not a gateway.
+        assert_eq!(svc_subnet.gateway_ip, None);
+        assert_eq!(svc_subnet.dns_service_ip, None);
         assert_eq!(
-            m.subnets_of(svc.meta.id)[0].cidr.to_string(),
-            "10.96.0.0/12"
+            m.subnets_of(pod_net.meta.id)[0]
+                .gateway_ip
+                .map(|g| g.to_string()),
+            Some("10.32.0.1".to_owned())
         );
     });
     let again = r.reconcile(&Snapshot::default(), true).await;
@@ -196,6 +203,7 @@ async fn the_seed_pod_joins_the_vm_on_seamless() {
             shared: false,
             admin_state_up: None,
             fabric_snat: false,
+            mtu: None,
         }))
         .unwrap();
     let vm = memory

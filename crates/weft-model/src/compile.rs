@@ -35,6 +35,9 @@ pub struct NodeDesired {
     pub vrfs: BTreeMap<FqName, DesiredVrf>,
     /// Compiled rules of every group a port here is a member of, by SG id.
     pub acls: BTreeMap<u32, Vec<CompiledRule>>,
+    /// The SG ids among `acls` of stateless groups: a port whose groups
+    /// are all stateless has its replies judged by its rules, not tracked.
+    pub stateless_groups: BTreeSet<u32>,
 }
 
 /// A port as the agent plugs it.
@@ -54,6 +57,10 @@ pub struct DesiredPort {
     pub security_groups: Vec<u32>,
     pub allowed_address_pairs: Vec<(Prefix, Option<MacAddr>)>,
     pub admin_up: bool,
+    /// The MTU DHCP hands out when the network sets one (capped by what
+    /// fits the overlay); `None`: the vRouter's own, what fits the overlay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
 }
 
 /// One address of a port with what DHCP hands out for it.
@@ -211,6 +218,7 @@ impl Model {
                     security_groups,
                     allowed_address_pairs,
                     admin_up: port.admin_state_up,
+                    mtu: network.mtu.map(|_| self.network_mtu(network)),
                 },
             );
         }
@@ -224,6 +232,9 @@ impl Model {
                 .collect();
             rules.sort_by_key(|r| format!("{r:?}"));
             out.acls.insert(sg.sg_id, rules);
+            if !sg.stateful {
+                out.stateless_groups.insert(sg.sg_id);
+            }
         }
         out
     }

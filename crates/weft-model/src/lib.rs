@@ -21,6 +21,7 @@ mod network;
 pub mod objects;
 mod port;
 mod project;
+mod rbac;
 pub mod request;
 mod router;
 mod security;

@@ -18,7 +18,7 @@ use crate::error::{ApplyError, ModelError};
 use crate::ipam::SubnetAllocator;
 use crate::objects::{
     Change, ControlNode, Domain, GlobalConfig, Kind, LoadBalancer, Meta, Node, Object, Port,
-    Project, Router, SecurityGroup, SecurityGroupRule, Subnet, VirtualNetwork,
+    Project, RbacPolicy, Router, SecurityGroup, SecurityGroupRule, Subnet, VirtualNetwork,
 };
 use crate::request::{Command, Ref};
 
@@ -94,6 +94,7 @@ pub struct Model {
     pub(crate) control_nodes: BTreeMap<Uuid, ControlNode>,
     pub(crate) load_balancers: BTreeMap<Uuid, LoadBalancer>,
     pub(crate) routers: BTreeMap<Uuid, Router>,
+    pub(crate) rbac_policies: BTreeMap<Uuid, RbacPolicy>,
     /// Unique names: FQ names of domains, projects, networks and groups;
     /// one-component names of nodes and control nodes.
     pub(crate) names: HashMap<(Kind, FqName), Uuid>,
@@ -146,7 +147,7 @@ impl Model {
             Command::DeleteNetwork(r) => self.plan_delete_network(&r),
             Command::CreateSubnet(req) => self.plan_create_subnet(req, ctx),
             Command::UpdateSubnet(r, req) => self.plan_update_subnet(&r, req, ctx),
-            Command::DeleteSubnet(r) => self.plan_delete_subnet(&r),
+            Command::DeleteSubnet(r) => self.plan_delete_subnet(&r, ctx),
             Command::CreatePort(req) => self.plan_create_port(req, ctx),
             Command::UpdatePort(r, req) => self.plan_update_port(&r, req, ctx),
             Command::DeletePort(r) => self.plan_delete_port(&r),
@@ -154,7 +155,7 @@ impl Model {
             Command::UpdateSecurityGroup(r, req) => self.plan_update_group(&r, req, ctx),
             Command::DeleteSecurityGroup(r) => self.plan_delete_group(&r),
             Command::CreateSecurityGroupRule(req) => self.plan_create_rule(req, ctx),
-            Command::DeleteSecurityGroupRule(r) => self.plan_delete_rule(&r),
+            Command::DeleteSecurityGroupRule(r) => self.plan_delete_rule(&r, ctx),
             Command::CreateNode(req) => self.plan_create_node(req, ctx),
             Command::UpdateNode(r, req) => self.plan_update_node(&r, req, ctx),
             Command::DeleteNode(r) => self.plan_delete_node(&r),
@@ -167,6 +168,25 @@ impl Model {
             Command::CreateLoadBalancer(req) => self.plan_create_load_balancer(req, ctx),
             Command::UpdateLoadBalancer(r, req) => self.plan_update_load_balancer(&r, req, ctx),
             Command::DeleteLoadBalancer(r) => self.plan_delete_load_balancer(&r),
+            Command::CreateRbacPolicy(req) => self.plan_create_rbac_policy(req, ctx),
+            Command::UpdateRbacPolicy(r, req) => self.plan_update_rbac_policy(&r, req, ctx),
+            Command::DeleteRbacPolicy(r) => self.plan_delete_rbac_policy(&r),
+            Command::IfRevision(guard, command) => {
+                let current = self
+                    .get(guard.kind, guard.id)
+                    .map(|o| o.meta().revision_number)
+                    .ok_or_else(|| ModelError::not_found("", guard.kind, guard.id))?;
+                if current != guard.revision {
+                    return Err(ModelError::conflict(
+                        "revision_number",
+                        format!(
+                            "Constrained to {}, but current revision is {current}",
+                            guard.revision
+                        ),
+                    ));
+                }
+                self.plan(*command, ctx)
+            }
         }
     }
 
@@ -243,6 +263,10 @@ impl Model {
         self.routers.values()
     }
 
+    pub fn rbac_policies(&self) -> impl Iterator<Item = &RbacPolicy> {
+        self.rbac_policies.values()
+    }
+
     /// Any object by kind and id.
     pub fn get(&self, kind: Kind, id: Uuid) -> Option<Object> {
         Some(match kind {
@@ -260,6 +284,7 @@ impl Model {
             Kind::Node => Object::Node(self.nodes.get(&id)?.clone()),
             Kind::ControlNode => Object::ControlNode(self.control_nodes.get(&id)?.clone()),
             Kind::Router => Object::Router(self.routers.get(&id)?.clone()),
+            Kind::RbacPolicy => Object::RbacPolicy(self.rbac_policies.get(&id)?.clone()),
         })
     }
 
@@ -415,6 +440,12 @@ impl Model {
                 }
                 self.routers.insert(id, r);
             }
+            Object::RbacPolicy(p) => {
+                if !self.projects.contains_key(&p.project_id) {
+                    return Err(fail("names a missing project".into()));
+                }
+                self.rbac_policies.insert(id, p);
+            }
         }
         Ok(())
     }
@@ -502,6 +533,7 @@ impl Model {
                 None => false,
             },
             Kind::Router => self.routers.remove(&id).is_some(),
+            Kind::RbacPolicy => self.rbac_policies.remove(&id).is_some(),
         }
     }
 

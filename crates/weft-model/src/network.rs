@@ -8,7 +8,9 @@ use weft_types::{Prefix, RouteTarget, Vni};
 use crate::error::ModelError;
 use crate::ipam::{IpamError, SubnetAllocator};
 use crate::model::{Ctx, Model, Outcome, reserved_addresses, touch};
-use crate::objects::{AllocationPool, Change, Kind, Object, Subnet, VirtualNetwork};
+use crate::objects::{
+    AllocationPool, Change, Encapsulation, Kind, Object, Subnet, UNDERLAY_MTU, VirtualNetwork,
+};
 use crate::request::{CreateNetwork, CreateSubnet, Ref, UpdateNetwork, UpdateSubnet};
 use crate::validate;
 
@@ -50,7 +52,11 @@ impl Model {
             admin_state_up: req.admin_state_up.unwrap_or(true),
             port_security_enabled: true,
             fabric_snat: req.fabric_snat,
+            mtu: req.mtu,
         };
+        if let Some(mtu) = network.mtu {
+            self.check_mtu(mtu)?;
+        }
 
         let mut subnets: Vec<Subnet> = Vec::with_capacity(req.subnets.len());
         for (i, spec) in req.subnets.into_iter().enumerate() {
@@ -142,6 +148,14 @@ impl Model {
         if let Some(snat) = req.fabric_snat {
             network.fabric_snat = snat;
         }
+        if let Some(mtu) = req.mtu {
+            if let Some(mtu) = mtu {
+                self.check_mtu(mtu)?;
+                let versions: Vec<u8> = self.subnets_of(id).iter().map(|s| s.ip_version).collect();
+                check_subnets_fit(id, mtu, &versions)?;
+            }
+            network.mtu = mtu;
+        }
         touch(&mut network.meta, ctx.now);
         Ok(Outcome {
             changes: vec![Change::Put(Object::VirtualNetwork(network.clone()))],
@@ -200,7 +214,10 @@ impl Model {
         let network = &self.networks[&network_id];
         let subnet = self.build_subnet(network, &[], req, "", ctx)?;
         Ok(Outcome {
-            changes: vec![Change::Put(Object::Subnet(subnet.clone()))],
+            changes: vec![
+                Change::Put(Object::Subnet(subnet.clone())),
+                self.revised_network(network_id, ctx),
+            ],
             object: Object::Subnet(subnet),
         })
     }
@@ -264,12 +281,19 @@ impl Model {
         }
         touch(&mut subnet.meta, ctx.now);
         Ok(Outcome {
-            changes: vec![Change::Put(Object::Subnet(subnet.clone()))],
+            changes: vec![
+                Change::Put(Object::Subnet(subnet.clone())),
+                self.revised_network(subnet.network_id, ctx),
+            ],
             object: Object::Subnet(subnet),
         })
     }
 
-    pub(crate) fn plan_delete_subnet(&self, reference: &Ref) -> Result<Outcome, ModelError> {
+    pub(crate) fn plan_delete_subnet(
+        &self,
+        reference: &Ref,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<Outcome, ModelError> {
         let id = self.resolve(Kind::Subnet, reference, "")?;
         let subnet = &self.subnets[&id];
         let mut changes = Vec::new();
@@ -293,6 +317,7 @@ impl Model {
             kind: Kind::Subnet,
             id,
         });
+        changes.push(self.revised_network(subnet.network_id, ctx));
         Ok(Outcome {
             object: Object::Subnet(subnet.clone()),
             changes,
@@ -380,11 +405,57 @@ impl Model {
             ipv6_address_mode: req.ipv6_address_mode,
             service_types: req.service_types,
         };
+        if let Some(mtu) = network.mtu {
+            check_subnets_fit(network.meta.id, mtu, &[subnet.ip_version])?;
+        }
         check_service_types(&subnet.service_types).map_err(|e| prefix_field(e, field))?;
         check_ipv6_modes(&subnet).map_err(|e| prefix_field(e, field))?;
         check_pools(&subnet).map_err(|e| prefix_field(e, field))?;
         check_routes_and_servers(&subnet).map_err(|e| prefix_field(e, field))?;
         Ok(subnet)
+    }
+
+    /// A network with its revision bumped because one of its subnets
+    /// changed (Neutron's revision plugin: a subnet revises its network).
+    fn revised_network(&self, id: uuid::Uuid, ctx: &Ctx<'_>) -> Change {
+        let mut network = self.networks[&id].clone();
+        touch(&mut network.meta, ctx.now);
+        Change::Put(Object::VirtualNetwork(network))
+    }
+
+    /// The largest MTU that fits the overlay: the underlay's less the
+    /// largest overhead among the encapsulations in use.
+    pub fn overlay_mtu(&self) -> u32 {
+        let overhead = self
+            .global
+            .as_ref()
+            .and_then(|g| g.encapsulation_priority.iter().map(|e| e.overhead()).max())
+            .unwrap_or(Encapsulation::Vxlan.overhead());
+        UNDERLAY_MTU.saturating_sub(overhead)
+    }
+
+    /// The MTU a network's workloads are told: its own, capped by what
+    /// fits the overlay (encapsulations may change after it was set).
+    pub fn network_mtu(&self, network: &VirtualNetwork) -> u32 {
+        let fits = self.overlay_mtu();
+        network.mtu.map_or(fits, |mtu| mtu.min(fits))
+    }
+
+    fn check_mtu(&self, mtu: u32) -> Result<(), ModelError> {
+        let max = self.overlay_mtu();
+        if mtu == 0 {
+            return Err(ModelError::invalid(
+                "mtu",
+                "must be positive (leave it out for the largest that fits)",
+            ));
+        }
+        if mtu > max {
+            return Err(ModelError::invalid(
+                "mtu",
+                format!("Requested MTU is too big, maximum is {max}"),
+            ));
+        }
+        Ok(())
     }
 
     fn next_vn_id(&self) -> Result<u32, ModelError> {
@@ -586,4 +657,27 @@ fn check_service_types(types: &[String]) -> Result<(), ModelError> {
         }
     }
     Ok(())
+}
+
+/// The smallest MTU IPv4 works with (RFC 791) and IPv6 (RFC 8200).
+const IPV4_MIN_MTU: u32 = 68;
+const IPV6_MIN_MTU: u32 = 1280;
+
+/// Whether subnets of these IP versions work on a network with `mtu`;
+/// refused as Neutron's `NetworkMTUSubnetConflict` words it.
+fn check_subnets_fit(network: uuid::Uuid, mtu: u32, versions: &[u8]) -> Result<(), ModelError> {
+    if versions.is_empty() || mtu >= IPV6_MIN_MTU {
+        return Ok(());
+    }
+    let min = if mtu < IPV4_MIN_MTU {
+        IPV4_MIN_MTU
+    } else if versions.contains(&6) {
+        IPV6_MIN_MTU
+    } else {
+        return Ok(());
+    };
+    Err(ModelError::conflict(
+        "mtu",
+        format!("MTU of {network} is not valid, subnet requires a minimum of {min}"),
+    ))
 }

@@ -58,6 +58,16 @@ pub struct Project {
     pub quotas: BTreeMap<String, i64>,
 }
 
+impl Project {
+    /// The id the orchestrator knows the project by: its external id, else
+    /// weft's id without dashes (Keystone's form).
+    pub fn orchestrator_id(&self) -> String {
+        self.external_id
+            .clone()
+            .unwrap_or_else(|| self.meta.id.simple().to_string())
+    }
+}
+
 /// How a virtual network forwards: routed, bridged, or both (TF's `l2_l3`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -95,6 +105,11 @@ pub struct VirtualNetwork {
     /// `fabric_snat`; Kubernetes pods reaching the API server).
     #[serde(default)]
     pub fabric_snat: bool,
+    /// The MTU its workloads are told (DHCP option 26), as an orchestrator
+    /// set it; `None`: the largest that fits the overlay. Either way a
+    /// workload is never told more than fits the overlay in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
 }
 
 fn enabled() -> bool {
@@ -276,7 +291,7 @@ impl Ethertype {
     }
 }
 
-/// A stateful packet filter applied to the ports that are its members.
+/// A packet filter applied to the ports that are its members.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SecurityGroup {
     #[serde(flatten)]
@@ -287,7 +302,15 @@ pub struct SecurityGroup {
     /// Numeric id carried with routes so remote-group rules match without
     /// recompiling per address; allocated from 8,000,001.
     pub sg_id: u32,
+    /// Stateful (the default): replies of an admitted connection pass.
+    /// Stateless: every packet, replies too, must be admitted by the rules
+    /// of its own direction. Stored objects without it are stateful.
+    #[serde(default = "stateful_default")]
     pub stateful: bool,
+}
+
+fn stateful_default() -> bool {
+    true
 }
 
 impl SecurityGroup {
@@ -356,6 +379,41 @@ pub struct Router {
 /// The `device_owner` of a port that is a router's interface.
 pub const ROUTER_INTERFACE_OWNER: &str = "network:router_interface";
 
+/// The kinds of object an RBAC policy can share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RbacObjectType {
+    SecurityGroup,
+}
+
+/// What an RBAC policy grants its target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RbacAction {
+    /// The target sees the object and may use it (a shared security group
+    /// on its ports) but not change it.
+    AccessAsShared,
+}
+
+/// The target of a policy that names every project.
+pub const RBAC_ANY_PROJECT: &str = "*";
+
+/// An OpenStack RBAC policy: the owner of an object grants another project
+/// (or every project, `*`) an action on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RbacPolicy {
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// The project that made the policy.
+    pub project_id: Uuid,
+    pub object_type: RbacObjectType,
+    pub object_id: Uuid,
+    pub action: RbacAction,
+    /// The project granted access, as the orchestrator knows it (a Keystone
+    /// project id; see [`Project::orchestrator_id`]), or `*` for all.
+    pub target_project: String,
+}
+
 /// Overlay encapsulations, in TF's spelling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 pub enum Encapsulation {
@@ -366,6 +424,24 @@ pub enum Encapsulation {
     #[serde(rename = "VXLAN")]
     Vxlan,
 }
+
+impl Encapsulation {
+    /// Bytes the encapsulation adds in the underlay over an inner IP
+    /// packet (outer IPv4 included), as the vRouter counts them.
+    pub fn overhead(self) -> u32 {
+        match self {
+            // IPv4 20 + UDP 8 + MPLS 4
+            Encapsulation::MplsOverUdp => 32,
+            // IPv4 20 + GRE 4 + MPLS 4
+            Encapsulation::MplsOverGre => 28,
+            // IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14
+            Encapsulation::Vxlan => 50,
+        }
+    }
+}
+
+/// The underlay MTU the overlay's sizes assume.
+pub const UNDERLAY_MTU: u32 = 1500;
 
 /// Settings that apply to the whole deployment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -465,10 +541,11 @@ pub enum Kind {
     Node,
     ControlNode,
     Router,
+    RbacPolicy,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::GlobalConfig,
         Kind::Domain,
         Kind::Project,
@@ -481,6 +558,7 @@ impl Kind {
         Kind::Node,
         Kind::ControlNode,
         Kind::Router,
+        Kind::RbacPolicy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -497,6 +575,7 @@ impl Kind {
             Kind::Node => "node",
             Kind::ControlNode => "control-node",
             Kind::Router => "router",
+            Kind::RbacPolicy => "rbac-policy",
         }
     }
 
@@ -527,6 +606,7 @@ pub enum Object {
     Node(Node),
     ControlNode(ControlNode),
     Router(Router),
+    RbacPolicy(RbacPolicy),
 }
 
 impl Object {
@@ -544,6 +624,7 @@ impl Object {
             Object::Node(_) => Kind::Node,
             Object::ControlNode(_) => Kind::ControlNode,
             Object::Router(_) => Kind::Router,
+            Object::RbacPolicy(_) => Kind::RbacPolicy,
         }
     }
 
@@ -561,6 +642,7 @@ impl Object {
             Object::Node(o) => &o.meta,
             Object::ControlNode(o) => &o.meta,
             Object::Router(o) => &o.meta,
+            Object::RbacPolicy(o) => &o.meta,
         }
     }
 

@@ -446,6 +446,14 @@ impl Model {
                 out.push(id);
             }
         }
+        // A port's traffic is either tracked or not: Neutron refuses a mix.
+        let stateful = |id: &Uuid| self.groups.get(id).is_some_and(|g| g.stateful);
+        if out.iter().any(stateful) && !out.iter().all(stateful) {
+            return Err(ModelError::conflict(
+                "security_groups",
+                "Cannot apply both stateful and stateless security groups on the same port at the same time",
+            ));
+        }
         Ok(out)
     }
 }

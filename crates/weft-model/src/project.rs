@@ -246,6 +246,22 @@ impl Model {
         for group in self.groups.values().filter(|g| g.project_id == id) {
             changes.extend(self.group_removal(group.meta.id));
         }
+        // The policies it made go with it (those on its groups already did).
+        let gone: Vec<Uuid> = changes
+            .iter()
+            .filter(|c| c.kind() == Kind::RbacPolicy)
+            .map(Change::id)
+            .collect();
+        for policy in self
+            .rbac_policies
+            .values()
+            .filter(|p| p.project_id == id && !gone.contains(&p.meta.id))
+        {
+            changes.push(Change::Delete {
+                kind: Kind::RbacPolicy,
+                id: policy.meta.id,
+            });
+        }
         changes.push(Change::Delete {
             kind: Kind::Project,
             id,

@@ -17,7 +17,7 @@ use weft_types::{Asn, FqName, FqNameError, MacAddr, Prefix, RouteTarget, Vni};
 
 use crate::objects::{
     AddressPair, AllocationPool, Direction, Encapsulation, Ethertype, ForwardingMode, HostRoute,
-    Ipv6Mode, Listener, PortStatus, VifType,
+    Ipv6Mode, Kind, Listener, PortStatus, RbacAction, RbacObjectType, VifType,
 };
 
 /// A reference to an object: its UUID, or its FQ name.
@@ -157,6 +157,9 @@ pub struct CreateNetwork {
     /// underlay address. Default false.
     #[serde(default)]
     pub fabric_snat: bool,
+    /// The MTU workloads are told; absent: the largest the overlay fits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -197,6 +200,14 @@ pub struct UpdateNetwork {
     /// underlay address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fabric_snat: Option<bool>,
+    /// The MTU workloads are told; `null` returns to the largest the
+    /// overlay fits.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub mtu: Option<Option<u32>>,
 }
 
 /// Create a subnet. Inside a network create, `network` is left out.
@@ -440,6 +451,8 @@ pub struct CreateSecurityGroup {
     pub description: String,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Stateful (default): replies of an admitted connection pass.
+    /// Stateless: every packet, replies too, needs a rule of its direction.
     #[serde(default)]
     pub stateful: Option<bool>,
 }
@@ -453,6 +466,9 @@ pub struct UpdateSecurityGroup {
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
+    /// Only while no port is a member (as Neutron).
+    #[serde(default)]
+    pub stateful: Option<bool>,
 }
 
 /// Add a rule to a security group.
@@ -601,6 +617,21 @@ pub enum Command {
     CreateLoadBalancer(CreateLoadBalancer),
     UpdateLoadBalancer(Ref, UpdateLoadBalancer),
     DeleteLoadBalancer(Ref),
+    CreateRbacPolicy(CreateRbacPolicy),
+    UpdateRbacPolicy(Ref, UpdateRbacPolicy),
+    DeleteRbacPolicy(Ref),
+    /// The command, only if an object is still at a revision (OpenStack's
+    /// `If-Match: revision_number=N`); checked in the same step as the
+    /// command, so no other change can come between.
+    IfRevision(RevisionGuard, Box<Command>),
+}
+
+/// The revision an object must still be at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RevisionGuard {
+    pub kind: Kind,
+    pub id: Uuid,
+    pub revision: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -630,4 +661,27 @@ pub struct UpdateRouter {
     pub tags: Option<Vec<String>>,
     #[serde(default)]
     pub admin_state_up: Option<bool>,
+}
+
+/// Grant a project (or every project, `*`) an action on an object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRbacPolicy {
+    /// The project the policy belongs to.
+    pub project: Ref,
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    pub object_type: RbacObjectType,
+    pub object_id: Uuid,
+    pub action: RbacAction,
+    /// A project id as the orchestrator knows it, or `*`.
+    pub target_project: String,
+}
+
+/// Only the target of a policy can change.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRbacPolicy {
+    #[serde(default)]
+    pub target_project: Option<String>,
 }

@@ -126,6 +126,24 @@ impl Model {
             validate::tags(&tags)?;
             group.meta.tags = tags;
         }
+        if let Some(stateful) = req.stateful
+            && stateful != group.stateful
+        {
+            // Neutron refuses too: the ports' filters would change under
+            // their established connections.
+            if let Some(port) = self.members_of(id).next() {
+                return Err(ModelError::InUse {
+                    kind: Kind::SecurityGroup,
+                    key: group.fq_name.to_string(),
+                    by: format!(
+                        "port {} is a member, so it cannot become {}",
+                        port.meta.id,
+                        if stateful { "stateful" } else { "stateless" }
+                    ),
+                });
+            }
+            group.stateful = stateful;
+        }
         touch(&mut group.meta, ctx.now);
         Ok(Outcome {
             changes: vec![Change::Put(Object::SecurityGroup(group.clone()))],
@@ -166,6 +184,10 @@ impl Model {
                 id: r.meta.id,
             })
             .collect();
+        changes.extend(self.policies_on(id).map(|p| Change::Delete {
+            kind: Kind::RbacPolicy,
+            id: p.meta.id,
+        }));
         changes.push(Change::Delete {
             kind: Kind::SecurityGroup,
             id,
@@ -238,20 +260,38 @@ impl Model {
                 format!("an identical rule already exists: {}", twin.meta.id),
             ));
         }
+        // A group's revision counts its rules' changes too (Neutron's
+        // revision plugin: a rule revises its group).
+        let mut group = group.clone();
+        touch(&mut group.meta, ctx.now);
         Ok(Outcome {
-            changes: vec![Change::Put(Object::SecurityGroupRule(rule.clone()))],
+            changes: vec![
+                Change::Put(Object::SecurityGroupRule(rule.clone())),
+                Change::Put(Object::SecurityGroup(group)),
+            ],
             object: Object::SecurityGroupRule(rule),
         })
     }
 
-    pub(crate) fn plan_delete_rule(&self, reference: &Ref) -> Result<Outcome, ModelError> {
+    pub(crate) fn plan_delete_rule(
+        &self,
+        reference: &Ref,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<Outcome, ModelError> {
         let id = self.resolve(Kind::SecurityGroupRule, reference, "")?;
+        let rule = &self.rules[&id];
+        let mut changes = vec![Change::Delete {
+            kind: Kind::SecurityGroupRule,
+            id,
+        }];
+        if let Some(group) = self.groups.get(&rule.security_group_id) {
+            let mut group = group.clone();
+            touch(&mut group.meta, ctx.now);
+            changes.push(Change::Put(Object::SecurityGroup(group)));
+        }
         Ok(Outcome {
-            object: Object::SecurityGroupRule(self.rules[&id].clone()),
-            changes: vec![Change::Delete {
-                kind: Kind::SecurityGroupRule,
-                id,
-            }],
+            object: Object::SecurityGroupRule(rule.clone()),
+            changes,
         })
     }
 }

@@ -102,6 +102,41 @@ fn each_node_gets_only_its_ports_and_their_groups() {
     assert!(w.model.compile_node("nowhere").ports.is_empty());
 }
 
+#[test]
+fn stateless_groups_are_named_for_the_agent() {
+    let mut w = scenario();
+    w.run(Command::CreateSecurityGroup(CreateSecurityGroup {
+        fq_name: "default-domain:admin:raw".parse().unwrap(),
+        id: None,
+        description: String::new(),
+        tags: Vec::new(),
+        stateful: Some(false),
+    }))
+    .unwrap();
+    w.port(
+        SEAMLESS,
+        serde_json::json!({"name": "vm2", "project": "admin", "binding_host_id": "os-compute",
+                                        "security_groups": ["default-domain:admin:raw"]}),
+    )
+    .unwrap();
+    let compute = w.model.compile_node("os-compute");
+    let raw = w
+        .model
+        .security_groups()
+        .find(|g| g.fq_name.to_string() == "default-domain:admin:raw")
+        .unwrap()
+        .sg_id;
+    assert!(compute.acls.contains_key(&raw));
+    assert_eq!(compute.stateless_groups.iter().collect::<Vec<_>>(), [&raw]);
+    // The worker holds no member of it.
+    assert!(
+        w.model
+            .compile_node("k8s-worker")
+            .stateless_groups
+            .is_empty()
+    );
+}
+
 /// A Kubernetes-style service: its address held by an unbound port of the
 /// service network, a listener whose backend is the VM, and the seed's VN
 /// as a client network.
@@ -219,4 +254,47 @@ fn load_balancers_hold_what_they_use_and_refuse_bad_listeners() {
     w.run(Command::DeletePort(Ref::Id(lb.vip_port_id))).unwrap();
     let worker = w.model.compile_node("k8s-worker");
     assert!(worker.vrfs[&SEAMLESS.parse().unwrap()].services.is_empty());
+}
+
+/// A network's own MTU reaches its ports on the node, capped by what fits
+/// the overlay once encapsulations change; without one, the vRouter picks.
+#[test]
+fn a_network_mtu_reaches_its_ports_capped_by_the_overlay() {
+    let mut w = scenario();
+    let vm_port = |w: &World| {
+        w.model
+            .compile_node("os-compute")
+            .ports
+            .values()
+            .next()
+            .unwrap()
+            .mtu
+    };
+    assert_eq!(vm_port(&w), None);
+    let set = |mtu: Option<u32>| {
+        Command::UpdateNetwork(
+            SEAMLESS.parse().unwrap(),
+            UpdateNetwork {
+                mtu: Some(mtu),
+                ..UpdateNetwork::default()
+            },
+        )
+    };
+    w.run(set(Some(1400))).unwrap();
+    assert_eq!(vm_port(&w), Some(1400));
+    let too_big = w.run(set(Some(1451))).unwrap_err();
+    assert!(too_big.to_string().contains("maximum is 1450"), "{too_big}");
+    // Without VXLAN the overlay fits 1472; with it back, 1450 caps.
+    let encaps = |list: Vec<Encapsulation>| {
+        Command::UpdateGlobalConfig(
+            serde_json::from_value(serde_json::json!({"encapsulation_priority": list})).unwrap(),
+        )
+    };
+    w.run(encaps(vec![Encapsulation::MplsOverGre])).unwrap();
+    w.run(set(Some(1472))).unwrap();
+    assert_eq!(vm_port(&w), Some(1472));
+    w.run(encaps(vec![Encapsulation::Vxlan])).unwrap();
+    assert_eq!(vm_port(&w), Some(1450));
+    w.run(set(None)).unwrap();
+    assert_eq!(vm_port(&w), None);
 }

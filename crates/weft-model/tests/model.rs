@@ -256,6 +256,106 @@ fn port_in_use_blocks_subnet_network_and_group_deletion() {
 }
 
 #[test]
+fn stateless_groups_change_only_unused_and_never_mix_on_a_port() {
+    let mut w = World::new();
+    w.project("p");
+    w.network("default-domain:p:n", &["10.0.0.0/24"]).unwrap();
+    let group = |w: &mut World, name: &str, stateful: Option<bool>| {
+        let Object::SecurityGroup(g) = w
+            .run(Command::CreateSecurityGroup(CreateSecurityGroup {
+                fq_name: format!("default-domain:p:{name}").parse().unwrap(),
+                id: None,
+                description: String::new(),
+                tags: Vec::new(),
+                stateful,
+            }))
+            .unwrap()
+        else {
+            panic!()
+        };
+        g
+    };
+    let tracked = group(&mut w, "tracked", None);
+    assert!(
+        tracked.stateful,
+        "a group is stateful unless told otherwise"
+    );
+    let raw = group(&mut w, "raw", Some(false));
+    assert!(!raw.stateful);
+
+    // Stored groups written before the attribute existed read as stateful.
+    let mut stored = serde_json::to_value(&raw).unwrap();
+    stored.as_object_mut().unwrap().remove("stateful");
+    let old: SecurityGroup = serde_json::from_value(stored).unwrap();
+    assert!(old.stateful);
+
+    let mix = w.port(
+        "default-domain:p:n",
+        serde_json::json!({"security_groups": ["default-domain:p:tracked", "default-domain:p:raw"]}),
+    );
+    let err = mix.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Conflict, "{err}");
+    assert_eq!(err.field(), Some("security_groups"));
+    assert!(
+        err.to_string().contains("both stateful and stateless"),
+        "{err}"
+    );
+
+    let port = w
+        .port(
+            "default-domain:p:n",
+            serde_json::json!({"security_groups": ["default-domain:p:raw"]}),
+        )
+        .unwrap();
+    // Adding a stateful group to the stateless port is the same mix.
+    let err = w
+        .run(Command::UpdatePort(
+            Ref::Id(port.meta.id),
+            serde_json::from_value(serde_json::json!({
+                "security_groups": ["default-domain:p:raw", "default-domain:p:tracked"]
+            }))
+            .unwrap(),
+        ))
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Conflict, "{err}");
+
+    let flip = |stateful| {
+        Command::UpdateSecurityGroup(
+            Ref::Id(raw.meta.id),
+            UpdateSecurityGroup {
+                stateful: Some(stateful),
+                ..UpdateSecurityGroup::default()
+            },
+        )
+    };
+    // In use by the port: the statefulness is fixed, but setting it to
+    // what it already is, or changing other attributes, is fine.
+    let err = w.run(flip(true)).unwrap_err();
+    assert!(matches!(err, ModelError::InUse { .. }), "{err}");
+    assert!(err.to_string().contains(&port.meta.id.to_string()), "{err}");
+    w.run(flip(false)).unwrap();
+    assert!(
+        !w.model
+            .security_groups()
+            .find(|g| g.meta.id == raw.meta.id)
+            .unwrap()
+            .stateful
+    );
+
+    w.run(Command::DeletePort(Ref::Id(port.meta.id))).unwrap();
+    let Object::SecurityGroup(g) = w.run(flip(true)).unwrap() else {
+        panic!()
+    };
+    assert!(g.stateful);
+    // Now both are stateful and may share a port.
+    w.port(
+        "default-domain:p:n",
+        serde_json::json!({"security_groups": ["default-domain:p:tracked", "default-domain:p:raw"]}),
+    )
+    .unwrap();
+}
+
+#[test]
 fn rules_follow_neutron() {
     let mut w = World::new();
     w.project("p");
@@ -619,4 +719,75 @@ fn fabric_snat_is_off_by_default_set_on_create_and_update_and_compiled() {
         (true, vec!["10.32.0.0/24".parse().unwrap()])
     );
     assert!(!snat_of("default-domain:k8s-default:snat").0);
+}
+
+/// RBAC policies: kept through a rebuild, refused twice, and not removable
+/// while another project's port uses the group through them.
+#[test]
+fn rbac_policies_protect_the_ports_that_depend_on_them() {
+    let mut w = World::new();
+    w.project("k8s-contrail");
+    let owner = w.project("owner");
+    let user = w.project("user");
+    w.network(SEAMLESS, &["192.168.1.0/24"]).unwrap();
+    let group = w.model.default_group_of(owner).unwrap();
+    let user_ref = w.model.orchestrator_id(user);
+    let share = |target: &str| {
+        Command::CreateRbacPolicy(CreateRbacPolicy {
+            project: Ref::Id(owner),
+            id: None,
+            object_type: RbacObjectType::SecurityGroup,
+            object_id: group,
+            action: RbacAction::AccessAsShared,
+            target_project: target.to_owned(),
+        })
+    };
+    let Object::RbacPolicy(policy) = w.run(share(&user_ref)).unwrap() else {
+        panic!()
+    };
+    assert!(w.model.shared_with(group, &user_ref));
+    assert!(!w.model.shared_with(group, "someone-else"));
+    assert!(matches!(
+        w.run(share(&user_ref)),
+        Err(ModelError::Conflict { .. })
+    ));
+    w.port(
+        SEAMLESS,
+        serde_json::json!({"project": "user", "security_groups": [group.to_string()]}),
+    )
+    .unwrap();
+    let delete = Command::DeleteRbacPolicy(Ref::Id(policy.meta.id));
+    assert!(matches!(
+        w.run(delete.clone()),
+        Err(ModelError::InUse {
+            kind: Kind::RbacPolicy,
+            ..
+        })
+    ));
+    let retarget = |target: &str| {
+        Command::UpdateRbacPolicy(
+            Ref::Id(policy.meta.id),
+            UpdateRbacPolicy {
+                target_project: Some(target.to_owned()),
+            },
+        )
+    };
+    assert!(w.run(retarget("someone-else")).is_err());
+    // '*' keeps the user covered; then the '*' itself is needed.
+    w.run(retarget("*")).unwrap();
+    assert!(w.run(delete.clone()).is_err());
+    // A rebuilt model has the policy and the same answers.
+    let rebuilt = Model::load(
+        w.model
+            .rbac_policies()
+            .cloned()
+            .map(Object::RbacPolicy)
+            .chain(w.model.projects().cloned().map(Object::Project)),
+    )
+    .unwrap();
+    assert_eq!(rebuilt.rbac_policies().count(), 1);
+    // Another policy for the user lets the '*' go.
+    w.run(share(&user_ref)).unwrap();
+    w.run(delete).unwrap();
+    assert!(w.model.shared_with(group, &user_ref));
 }

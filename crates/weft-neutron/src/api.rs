@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 use weft_model::{
     Command, CreateProject, DEFAULT_GROUP, Kind, Model, Object, ROUTER_INTERFACE_OWNER, Ref,
-    UpdateNetwork, UpdatePort,
+    RevisionGuard, UpdateNetwork, UpdatePort,
 };
 use weft_types::{DEFAULT_DOMAIN, FqName};
 
@@ -48,25 +48,42 @@ impl NeutronState {
     pub(crate) async fn caller(&self, headers: &HeaderMap) -> Result<Caller, NeutronError> {
         let identity = self.auth.identify(headers).await?;
         let project = self
-            .project(&identity.project_id, &identity.project_name)
+            .project(&identity.project_id, Some(&identity.project_name))
             .await?;
+        let project_ref = read(self.backend.as_ref(), |m| m.orchestrator_id(project));
         Ok(Caller {
             project,
+            project_ref,
             is_admin: identity.is_admin,
         })
     }
 
     /// The weft project of an orchestrator's project, made on first use
     /// (with its `default` security group) as `default-domain:<name>`.
-    pub(crate) async fn project(&self, external: &str, name: &str) -> Result<Uuid, NeutronError> {
-        if let Some(id) = read(self.backend.as_ref(), |m| find_project(m, external, name)) {
+    /// `name` is the project's name when the request tells it (a token);
+    /// otherwise it is asked of Keystone, and only if Keystone cannot say
+    /// is the project named by its id.
+    pub(crate) async fn project(
+        &self,
+        external: &str,
+        name: Option<&str>,
+    ) -> Result<Uuid, NeutronError> {
+        if let Some(id) = read(self.backend.as_ref(), |m| find_project(m, external, None)) {
             return Ok(id);
         }
-        let component = if FqName::project(DEFAULT_DOMAIN, name).is_ok() {
-            name
-        } else {
-            external
-        };
+        let name = match name {
+            Some(name) => Some(name.to_owned()),
+            None => self.auth.project_name(external).await,
+        }
+        .filter(|n| !n.is_empty());
+        let found = |m: &Model| find_project(m, external, name.as_deref());
+        if let Some(id) = read(self.backend.as_ref(), found) {
+            return Ok(id);
+        }
+        let component = name
+            .as_deref()
+            .filter(|n| FqName::project(DEFAULT_DOMAIN, n).is_ok())
+            .unwrap_or(external);
         let fq_name = FqName::project(DEFAULT_DOMAIN, component)
             .map_err(|e| NeutronError::invalid(format!("project '{external}': {e}")))?;
         let command = Command::CreateProject(CreateProject {
@@ -80,15 +97,16 @@ impl NeutronState {
             Ok(object) => Ok(object.id()),
             Err(error) => {
                 // Another request may have made it meanwhile.
-                read(self.backend.as_ref(), |m| find_project(m, external, name))
+                read(self.backend.as_ref(), found)
                     .ok_or_else(|| NeutronError::from_submit(error, Resource::Network))
             }
         }
     }
 }
 
-/// A project by the orchestrator's id, by weft's id, or by name.
-pub(crate) fn find_project(model: &Model, external: &str, name: &str) -> Option<Uuid> {
+/// A project by the orchestrator's id, by weft's id, or by name: the one
+/// project of that name, whether OpenStack or Kubernetes made it.
+pub(crate) fn find_project(model: &Model, external: &str, name: Option<&str>) -> Option<Uuid> {
     if let Some(p) = model
         .projects()
         .find(|p| p.external_id.as_deref() == Some(external))
@@ -100,16 +118,23 @@ pub(crate) fn find_project(model: &Model, external: &str, name: &str) -> Option<
     {
         return Some(id);
     }
-    let fq = FqName::project(DEFAULT_DOMAIN, name).ok()?;
+    let fq = FqName::project(DEFAULT_DOMAIN, name?).ok()?;
     model.resolve(Kind::Project, &Ref::Name(fq), "").ok()
 }
 
-fn render(model: &Model, object: &Object) -> Option<Map<String, Value>> {
+/// An object as `caller` sees it: a security group's `shared` says
+/// whether an RBAC policy shares it with the caller's project.
+fn render(model: &Model, caller: &Caller, object: &Object) -> Option<Map<String, Value>> {
     Some(match object {
         Object::VirtualNetwork(n) => render::network(model, n),
         Object::Subnet(s) => render::subnet(model, s),
         Object::Port(p) => render::port(model, p),
-        Object::SecurityGroup(g) => render::security_group(model, g),
+        Object::SecurityGroup(g) => {
+            let mut map = render::security_group(model, g);
+            let shared = model.shared_with(g.meta.id, &caller.project_ref);
+            map.insert("shared".into(), json!(shared));
+            map
+        }
         Object::SecurityGroupRule(r) => render::security_group_rule(model, r),
         Object::Router(r) => render::router(model, r),
         _ => return None,
@@ -178,7 +203,7 @@ pub(crate) async fn list(
     if resource == Resource::SecurityGroup && caller.is_admin {
         // As Neutron: listing a project's groups makes its default group.
         for project in query_projects(raw.as_deref().unwrap_or("")) {
-            state.project(&project, &project).await?;
+            state.project(&project, None).await?;
         }
     }
     let mut filterable = render::attributes(resource).to_vec();
@@ -188,11 +213,11 @@ pub(crate) async fn list(
         let items: Vec<Map<String, Value>> = all(model, resource)
             .iter()
             .filter_map(|o| {
-                let (project, shared) = owner(model, o)?;
-                if !caller.sees(project, shared) {
+                let (_, shared) = owner(model, o)?;
+                if !convert::sees_object(model, &caller, o) {
                     return None;
                 }
-                let mut rendered = render(model, o)?;
+                let mut rendered = render(model, &caller, o)?;
                 // Filter on what Neutron filters on but does not show,
                 // then drop it again.
                 for key in render::filter_only(resource) {
@@ -227,7 +252,7 @@ pub(crate) async fn show(
     let fields = fields_only(raw.as_deref().unwrap_or(""));
     let object = read(state.backend.as_ref(), |model| {
         let object = visible(model, &caller, resource, id)?;
-        render(model, &object).ok_or_else(|| NeutronError::not_found(resource, id))
+        render(model, &caller, &object).ok_or_else(|| NeutronError::not_found(resource, id))
     })?;
     let object: Map<String, Value> = if fields.is_empty() {
         object
@@ -261,7 +286,7 @@ async fn target_project(
             "Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin privileges",
         ));
     }
-    state.project(&named, &named).await
+    state.project(&named, None).await
 }
 
 async fn create_one(
@@ -356,7 +381,7 @@ pub(crate) async fn create(
                 // Re-read: a later item may have changed an earlier one's view
                 // (a subnet adds itself to its network).
                 let current = model.get(o.kind(), o.id()).unwrap_or_else(|| o.clone());
-                render(model, &current).map(Value::Object)
+                render(model, &caller, &current).map(Value::Object)
             })
             .collect()
     });
@@ -392,7 +417,7 @@ pub(crate) async fn update(
         match (resource, &object) {
             (Resource::Network, _) => convert::update_network(model, &caller, id, project, &attrs),
             (Resource::Subnet, _) => convert::update_subnet(id, &attrs),
-            (Resource::Port, _) => convert::update_port(&caller, id, &attrs),
+            (Resource::Port, _) => convert::update_port(model, &caller, id, project, &attrs),
             (Resource::Router, _) => convert::update_router(id, &attrs),
             (Resource::SecurityGroup, Object::SecurityGroup(g)) => {
                 let current = render::display_name(g.name(), id);
@@ -404,8 +429,11 @@ pub(crate) async fn update(
             ))),
         }
     })?;
+    let command = guarded(resource, id, if_match(&headers)?, command);
     let object = submit(&state, resource, command).await?;
-    let rendered = read(state.backend.as_ref(), |model| render(model, &object));
+    let rendered = read(state.backend.as_ref(), |model| {
+        render(model, &caller, &object)
+    });
     Ok(Json(json!({resource.singular(): rendered})).into_response())
 }
 
@@ -441,8 +469,55 @@ pub(crate) async fn delete(
             _ => Ok(convert::delete(resource, id)),
         }
     })?;
+    let command = guarded(resource, id, if_match(&headers)?, command);
     submit(&state, resource, command).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The revision an update or delete is constrained to: Neutron's
+/// `If-Match: revision_number=N` (other entity tags are ignored).
+fn if_match(headers: &HeaderMap) -> Result<Option<u64>, NeutronError> {
+    let bad = |msg: &str| {
+        NeutronError::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            format!("Bad if-match request: {msg}"),
+        )
+    };
+    let mut revision = None;
+    for value in headers.get_all(header::IF_MATCH) {
+        let text = value
+            .to_str()
+            .map_err(|_| bad("the If-Match header is not text"))?;
+        for tag in text.split(',') {
+            let tag = tag.trim().trim_start_matches("W/").trim_matches('"');
+            let Some(number) = tag.strip_prefix("revision_number=") else {
+                continue;
+            };
+            if revision.is_some() {
+                return Err(bad("Multiple revision_number etags are not supported."));
+            }
+            revision = Some(number.parse::<u64>().map_err(|_| {
+                bad("Revision number etag must be in the format of revision_number=<int>")
+            })?);
+        }
+    }
+    Ok(revision)
+}
+
+/// `command`, held to the object's revision when the request names one.
+fn guarded(resource: Resource, id: Uuid, revision: Option<u64>, command: Command) -> Command {
+    match revision {
+        Some(revision) => Command::IfRevision(
+            RevisionGuard {
+                kind: convert::kind_of(resource),
+                id,
+                revision,
+            },
+            Box::new(command),
+        ),
+        None => command,
+    }
 }
 
 /// Deleting a project's `default` group: a member may not (as in Neutron);

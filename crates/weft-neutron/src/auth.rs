@@ -41,6 +41,17 @@ pub struct Identity {
 }
 
 impl Auth {
+    /// A project's name by its id, when a request names a project it does
+    /// not belong to (an admin acting for another project): Keystone is
+    /// asked with the service's credentials. `None` in `noauth` mode or
+    /// when Keystone cannot say.
+    pub async fn project_name(&self, project_id: &str) -> Option<String> {
+        match self {
+            Auth::NoAuth => None,
+            Auth::Keystone(validator) => validator.project_name(project_id).await,
+        }
+    }
+
     /// Authenticates a request from its headers.
     pub async fn identify(&self, headers: &HeaderMap) -> Result<Identity, NeutronError> {
         let header = |name: &str| {

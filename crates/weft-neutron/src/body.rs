@@ -19,6 +19,7 @@ pub(crate) fn creatable(resource: Resource) -> &'static [&'static str] {
             "port_security_enabled",
             "router:external",
             "availability_zone_hints",
+            "mtu",
             "tags",
         ],
         Resource::Subnet => &[
@@ -102,6 +103,7 @@ pub(crate) fn updatable(resource: Resource) -> &'static [&'static str] {
             "shared",
             "description",
             "port_security_enabled",
+            "mtu",
         ],
         Resource::Subnet => &[
             "name",
@@ -128,7 +130,7 @@ pub(crate) fn updatable(resource: Resource) -> &'static [&'static str] {
             "binding:profile",
             "description",
         ],
-        Resource::SecurityGroup => &["name", "description"],
+        Resource::SecurityGroup => &["name", "description", "stateful"],
         Resource::SecurityGroupRule => &["description"],
         Resource::Router => &[
             "name",

@@ -21,6 +21,9 @@ use crate::render::fq_component;
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
     pub project: Uuid,
+    /// The project's id as the orchestrator knows it, which RBAC policies
+    /// name as their target.
+    pub project_ref: String,
     pub is_admin: bool,
 }
 
@@ -66,8 +69,69 @@ pub(crate) fn visible(
     let kind = kind_of(resource);
     model
         .get(kind, id)
-        .filter(|o| owner(model, o).is_some_and(|(p, shared)| caller.sees(p, shared)))
+        .filter(|o| sees_object(model, caller, o))
         .ok_or_else(|| NeutronError::not_found(resource, id))
+}
+
+/// Whether the caller may see an object: its own, a shared network and
+/// what is in it, or a security group an RBAC policy shares with it.
+pub(crate) fn sees_object(model: &Model, caller: &Caller, object: &Object) -> bool {
+    let Some((project, shared)) = owner(model, object) else {
+        return false;
+    };
+    caller.sees(project, shared)
+        || matches!(object, Object::SecurityGroup(g) if model.shared_with(g.meta.id, &caller.project_ref))
+}
+
+/// Neutron's check of a port's groups: a member may use only groups of the
+/// port's project or shared with it (others are "not found").
+fn check_port_groups(
+    model: &Model,
+    caller: &Caller,
+    project: Uuid,
+    groups: Option<&[Ref]>,
+) -> Result<(), NeutronError> {
+    if caller.is_admin {
+        return Ok(());
+    }
+    let project_ref = model.orchestrator_id(project);
+    let missing: Vec<String> = groups
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|g| match g {
+            Ref::Id(id) => Some(*id),
+            Ref::Name(_) => None,
+        })
+        .filter(|id| match model.get(Kind::SecurityGroup, *id) {
+            Some(Object::SecurityGroup(g)) => {
+                g.project_id != project && !model.shared_with(g.meta.id, &project_ref)
+            }
+            _ => true,
+        })
+        .map(|id| id.to_string())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(NeutronError::not_found(
+            Resource::SecurityGroup,
+            missing.join(", "),
+        ))
+    }
+}
+
+/// The MTU a request asks for: Neutron's 0 is "the largest that fits".
+fn mtu(attrs: &Attrs) -> Result<Option<Option<u32>>, NeutronError> {
+    let Some(value) = attrs.integer("mtu")? else {
+        return Ok(None);
+    };
+    match u32::try_from(value) {
+        Ok(0) => Ok(Some(None)),
+        Ok(mtu) => Ok(Some(Some(mtu))),
+        Err(_) => Err(NeutronError::invalid(format!(
+            "'{value}' should be non-negative"
+        ))),
+    }
 }
 
 pub(crate) fn kind_of(resource: Resource) -> Kind {
@@ -153,6 +217,7 @@ pub(crate) fn create_network(
         shared,
         admin_state_up: attrs.flag("admin_state_up")?,
         fabric_snat: false,
+        mtu: mtu(attrs)?.flatten(),
     }))
 }
 
@@ -198,6 +263,7 @@ pub(crate) fn update_network(
             shared: attrs.flag("shared")?,
             admin_state_up: attrs.flag("admin_state_up")?,
             port_security_enabled: attrs.flag("port_security_enabled")?,
+            mtu: mtu(attrs)?,
             ..UpdateNetwork::default()
         },
     ))
@@ -337,6 +403,7 @@ pub(crate) fn create_port(
     req.mac_address = attrs.get::<MacAddr>("mac_address")?;
     req.fixed_ips = fixed_ips(attrs)?;
     req.security_groups = groups(attrs)?;
+    check_port_groups(model, caller, project, req.security_groups.as_deref())?;
     req.allowed_address_pairs = address_pairs(attrs)?.unwrap_or_default();
     req.port_security_enabled = attrs.flag("port_security_enabled")?;
     req.admin_state_up = attrs.flag("admin_state_up")?;
@@ -349,8 +416,10 @@ pub(crate) fn create_port(
 }
 
 pub(crate) fn update_port(
+    model: &Model,
     caller: &Caller,
     id: Uuid,
+    project: Uuid,
     attrs: &Attrs,
 ) -> Result<Command, NeutronError> {
     caller.admin_only(
@@ -358,6 +427,8 @@ pub(crate) fn update_port(
         "update_port",
         &["binding:host_id", "binding:profile"],
     )?;
+    let security_groups = groups(attrs)?;
+    check_port_groups(model, caller, project, security_groups.as_deref())?;
     let host = attrs
         .text("binding:host_id")?
         .map(|h| Some(h).filter(|h| !h.is_empty()));
@@ -368,7 +439,7 @@ pub(crate) fn update_port(
             description: attrs.text("description")?,
             mac_address: attrs.get("mac_address")?,
             fixed_ips: fixed_ips(attrs)?,
-            security_groups: groups(attrs)?,
+            security_groups,
             allowed_address_pairs: address_pairs(attrs)?,
             port_security_enabled: attrs.flag("port_security_enabled")?,
             admin_state_up: attrs.flag("admin_state_up")?,
@@ -434,6 +505,7 @@ pub(crate) fn update_group(
             name,
             description: attrs.text("description")?,
             tags: None,
+            stateful: attrs.flag("stateful")?,
         },
     ))
 }
@@ -444,7 +516,13 @@ pub(crate) fn create_rule(
     attrs: &Attrs,
 ) -> Result<Command, NeutronError> {
     let group = required(uuid_attr(attrs, "security_group_id")?, "security_group_id")?;
-    visible(model, caller, Resource::SecurityGroup, group)?;
+    if let Object::SecurityGroup(g) = visible(model, caller, Resource::SecurityGroup, group)?
+        && g.project_id != caller.project
+        && !caller.is_admin
+    {
+        // Seen through an RBAC policy: shared for use, not for change.
+        return Err(NeutronError::policy("create_security_group_rule"));
+    }
     let direction: Direction = required(attrs.get("direction")?, "direction")?;
     let ethertype: Option<Ethertype> = attrs.nullable("ethertype")?.flatten();
     let protocol = match attrs.nullable::<serde_json::Value>("protocol")?.flatten() {

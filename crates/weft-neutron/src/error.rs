@@ -85,6 +85,22 @@ impl NeutronError {
                     "Requested subnet with cidr: {cidr} overlaps with another subnet ({reason})"
                 ))
             }
+            // The model words these as Neutron does.
+            ModelError::Invalid { field, reason } if field == "mtu" => {
+                NeutronError::invalid(reason)
+            }
+            ModelError::Conflict { field, reason } if field == "revision_number" => {
+                NeutronError::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "RevisionNumberConstraintFailed",
+                    reason.clone(),
+                )
+            }
+            ModelError::Conflict { field, reason } if field == "mtu" => NeutronError::new(
+                StatusCode::CONFLICT,
+                "NetworkMTUSubnetConflict",
+                reason.clone(),
+            ),
             ModelError::Invalid { field, reason } => {
                 NeutronError::invalid(format!("{}: {reason}", neutron_field(field)))
             }
@@ -103,6 +119,13 @@ impl NeutronError {
                 let kind = match (resource, field.as_str()) {
                     (Resource::SecurityGroupRule, _) => "SecurityGroupRuleExists",
                     (_, "mac_address") => "MacAddressInUse",
+                    (_, "security_groups") => {
+                        return NeutronError::new(
+                            StatusCode::CONFLICT,
+                            "SecurityGroupConflict",
+                            format!("Error {reason} while attempting the operation."),
+                        );
+                    }
                     _ => "Conflict",
                 };
                 NeutronError::new(StatusCode::CONFLICT, kind, reason.clone())

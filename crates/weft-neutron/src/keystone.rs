@@ -45,9 +45,19 @@ pub enum TokenError {
 /// A validated token, boxed so the trait stays object-safe.
 pub type Validation<'a> = Pin<Box<dyn Future<Output = Result<TokenInfo, TokenError>> + Send + 'a>>;
 
+/// A project's name, if it could be found.
+pub type NameLookup<'a> = Pin<Box<dyn Future<Output = Option<String>> + Send + 'a>>;
+
 /// Something that turns a client's token into its identity.
 pub trait TokenValidator: Send + Sync + 'static {
     fn validate<'a>(&'a self, token: &'a str) -> Validation<'a>;
+
+    /// The name of the project with this id, for projects known only by
+    /// id (an admin names them in a request). By default: unknown.
+    fn project_name<'a>(&'a self, project_id: &'a str) -> NameLookup<'a> {
+        let _ = project_id;
+        Box::pin(async { None })
+    }
 }
 
 /// How to reach Keystone and who the service is.
@@ -83,6 +93,9 @@ pub struct Keystone {
     http: reqwest::Client,
     service: tokio::sync::Mutex<Option<ServiceToken>>,
     cache: Mutex<HashMap<String, (TokenInfo, Timestamp)>>,
+    /// Project names by id, as Keystone answered (names rarely change, and
+    /// weft reads one only when it first meets a project).
+    names: Mutex<HashMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -118,6 +131,7 @@ impl Keystone {
             http,
             service: tokio::sync::Mutex::new(None),
             cache: Mutex::new(HashMap::new()),
+            names: Mutex::new(HashMap::new()),
         })
     }
 
@@ -209,6 +223,56 @@ impl Keystone {
     }
 }
 
+#[derive(Deserialize)]
+struct ProjectBody {
+    project: Named,
+}
+
+impl Keystone {
+    /// `GET /v3/projects/{id}` with the service token (the service user
+    /// needs a role that may read projects, as Neutron's does).
+    async fn lookup_project_name(&self, project_id: &str) -> Result<String, String> {
+        if project_id.is_empty()
+            || !project_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!("'{project_id}' is not a Keystone project id"));
+        }
+        let url = format!(
+            "{}/v3/projects/{project_id}",
+            self.config.url.trim_end_matches('/')
+        );
+        let mut service = self.service_token(None).await.map_err(|e| e.to_string())?;
+        for attempt in 0..2 {
+            let response = self
+                .http
+                .get(&url)
+                .header("X-Auth-Token", &service)
+                .send()
+                .await
+                .map_err(|e| format!("cannot reach Keystone: {e}"))?;
+            match response.status().as_u16() {
+                200 => {
+                    let body: ProjectBody = response
+                        .json()
+                        .await
+                        .map_err(|e| format!("unreadable project body: {e}"))?;
+                    return Ok(body.project.name);
+                }
+                401 if attempt == 0 => {
+                    service = self
+                        .service_token(Some(&service))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                status => return Err(format!("Keystone answered {status}")),
+            }
+        }
+        Err("Keystone refused the service token".into())
+    }
+}
+
 fn parse_time(text: &str) -> Result<Timestamp, TokenError> {
     text.parse()
         .map_err(|e| TokenError::Unavailable(format!("bad expiry time '{text}': {e}")))
@@ -239,6 +303,34 @@ impl TokenValidator for Keystone {
             }
             remember(&self.cache, token, &info, now);
             Ok(info)
+        })
+    }
+
+    fn project_name<'a>(&'a self, project_id: &'a str) -> NameLookup<'a> {
+        Box::pin(async move {
+            let known = |names: &Mutex<HashMap<String, String>>| {
+                names
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(project_id)
+                    .cloned()
+            };
+            if let Some(name) = known(&self.names) {
+                return Some(name);
+            }
+            match self.lookup_project_name(project_id).await {
+                Ok(name) => {
+                    self.names
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(project_id.to_owned(), name.clone());
+                    Some(name)
+                }
+                Err(error) => {
+                    tracing::warn!(project = project_id, %error, "cannot read a project's name from Keystone; it is named by its id");
+                    None
+                }
+            }
         })
     }
 }

@@ -9,7 +9,8 @@
 //! their rules, and routers — create (one or bulk), show, list (filters,
 //! `fields`, sorting, pagination), update, delete — with Neutron's JSON
 //! shapes and its `NeutronError` envelope; the tags API (`tags.rs`), quotas
-//! (`quotas.rs`), router interfaces, and an empty `/v2.0/agents`.
+//! (`quotas.rs`), RBAC policies sharing security groups (`rbac.rs`), router
+//! interfaces, and an empty `/v2.0/agents`.
 //!
 //! Routers are recorded (name, project, interface ports) but nothing routes
 //! through them yet, so the `router` extension is not advertised: clients
@@ -18,8 +19,9 @@
 //!
 //! Requests are authenticated either by Keystone tokens, validated as
 //! keystonemiddleware does ([`keystone`]), or in Neutron's `noauth` mode for
-//! development ([`Auth::NoAuth`]). A member sees its own project's objects
-//! (and shared networks); an admin sees everything.
+//! development ([`Auth::NoAuth`]). A member sees its own project's objects,
+//! shared networks and the security groups RBAC policies share with it; an
+//! admin sees everything.
 //!
 //! The crate does not know the server: it reaches the model through
 //! [`Backend`], which `weft-server` implements over its single writer.
@@ -38,6 +40,7 @@ mod extensions;
 pub mod keystone;
 pub mod query;
 mod quotas;
+mod rbac;
 mod render;
 mod tags;
 
@@ -55,7 +58,9 @@ pub use auth::{Auth, Identity, NOAUTH_PROJECT};
 pub use backend::{Backend, SubmitError, Submitted};
 pub use error::{NeutronError, Resource};
 pub use extensions::aliases as extension_aliases;
-pub use keystone::{Keystone, KeystoneConfig, TokenError, TokenInfo, TokenValidator, Validation};
+pub use keystone::{
+    Keystone, KeystoneConfig, NameLookup, TokenError, TokenInfo, TokenValidator, Validation,
+};
 
 /// The default listen address of the Neutron API (Neutron's port).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9696";
@@ -85,6 +90,11 @@ pub fn router(backend: Arc<dyn Backend>, auth: Auth) -> Router {
         )
         .route("/v2.0/quotas/{project}/default", get(quotas::defaults))
         .route("/v2.0/quotas/{project}/details", get(quotas::details))
+        .route("/v2.0/rbac-policies", get(rbac::list).post(rbac::create))
+        .route(
+            "/v2.0/rbac-policies/{id}",
+            get(rbac::show).put(rbac::update).delete(rbac::delete),
+        )
         .route(
             "/v2.0/routers/{id}/add_router_interface",
             put(api::bound::interface(true)),

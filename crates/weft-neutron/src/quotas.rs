@@ -133,7 +133,7 @@ fn readable_project(
     project: &str,
 ) -> Result<Option<Uuid>, NeutronError> {
     if caller.is_admin || project_ref(model, caller.project) == project {
-        Ok(find_project(model, project, project))
+        Ok(find_project(model, project, None))
     } else {
         Err(NeutronError::policy("get_quota"))
     }
@@ -262,7 +262,7 @@ pub(crate) async fn update(
     let caller = state.caller(&headers).await?;
     admin_only(&caller, "update_quota")?;
     let wanted = requested(&bytes)?;
-    let id = state.project(&project, &project).await?;
+    let id = state.project(&project, None).await?;
     let mut quotas = read(state.backend.as_ref(), |model| {
         match model.get(weft_model::Kind::Project, id) {
             Some(Object::Project(p)) => p.quotas,
@@ -285,7 +285,7 @@ pub(crate) async fn reset(
     let caller = state.caller(&headers).await?;
     admin_only(&caller, "delete_quota")?;
     if let Some(id) = read(state.backend.as_ref(), |model| {
-        find_project(model, &project, &project)
+        find_project(model, &project, None)
     }) {
         set(&state, id, BTreeMap::new()).await?;
     }

@@ -11,9 +11,6 @@ use weft_model::{
 
 use crate::error::Resource;
 
-/// The MTU networks report: 1500 less the overlay's headers.
-pub(crate) const NETWORK_MTU: u32 = 1450;
-
 /// The attributes of each resource, which are also what can be filtered
 /// and sorted on.
 pub(crate) fn attributes(resource: Resource) -> &'static [&'static str] {
@@ -221,7 +218,7 @@ pub(crate) fn network(model: &Model, n: &VirtualNetwork) -> Map<String, Value> {
         "status": "ACTIVE",
         "subnets": subnets,
         "shared": n.shared,
-        "mtu": NETWORK_MTU,
+        "mtu": model.network_mtu(n),
         "router:external": false,
         "port_security_enabled": n.port_security_enabled,
         "availability_zone_hints": [],

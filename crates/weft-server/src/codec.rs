@@ -51,6 +51,7 @@ pub fn encode_object(object: &Object) -> Vec<u8> {
         Object::Node(o) => serde_json::to_vec(o),
         Object::ControlNode(o) => serde_json::to_vec(o),
         Object::Router(o) => serde_json::to_vec(o),
+        Object::RbacPolicy(o) => serde_json::to_vec(o),
     };
     // Model objects are plain data with string keys: serialising cannot fail.
     value.unwrap_or_default()
@@ -79,6 +80,7 @@ pub fn decode_object(kind: Kind, key: &str, value: &[u8]) -> Result<Object, Deco
         Kind::Node => Object::Node(serde_json::from_slice(value).map_err(wrap)?),
         Kind::ControlNode => Object::ControlNode(serde_json::from_slice(value).map_err(wrap)?),
         Kind::Router => Object::Router(serde_json::from_slice(value).map_err(wrap)?),
+        Kind::RbacPolicy => Object::RbacPolicy(serde_json::from_slice(value).map_err(wrap)?),
     })
 }
 

@@ -138,6 +138,7 @@ pub fn to_proto(desired: &NodeDesired) -> proto::NodeConfig {
                     .into(),
                     interface_name: port.interface.clone(),
                     admin_up: port.admin_up,
+                    mtu: port.mtu.unwrap_or(0),
                 }
             })
             .collect(),
@@ -176,6 +177,7 @@ pub fn to_proto(desired: &NodeDesired) -> proto::NodeConfig {
             .map(|(sg_id, rules)| proto::SecurityGroupAcl {
                 sg_id: *sg_id,
                 rules: rules.iter().map(rule).collect(),
+                stateless: desired.stateless_groups.contains(sg_id),
             })
             .collect(),
         encapsulation_priority: desired

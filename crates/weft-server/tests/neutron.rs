@@ -162,9 +162,13 @@ async fn versions_and_extensions_describe_the_api() {
         "standard-attr-tag",
         "tag-ports-during-bulk-creation",
         "net-mtu",
+        "net-mtu-writable",
+        "rbac-security-groups",
     ] {
         assert!(aliases.contains(&served), "{served}");
     }
+    // Network RBAC (what Neutron's rbac-policies alias promises) is not done.
+    assert!(!aliases.contains(&"rbac-policies"));
 }
 
 #[tokio::test]
@@ -612,6 +616,167 @@ async fn security_groups_and_rules() {
         (status, error_type(&body)),
         (StatusCode::NOT_FOUND, "SecurityGroupNotFound")
     );
+}
+
+#[tokio::test]
+async fn stateless_security_groups() {
+    let r = Running::start(Auth::NoAuth).await;
+    let (_, body) = r.get("/v2.0/extensions/stateful-security-group", P).await;
+    assert_eq!(body["extension"]["alias"], "stateful-security-group");
+
+    let tracked = r
+        .create(
+            "security-groups",
+            "security_group",
+            P,
+            json!({"name": "tracked"}),
+        )
+        .await;
+    assert_eq!(tracked["stateful"], true, "stateful unless told otherwise");
+    let raw = r
+        .create(
+            "security-groups",
+            "security_group",
+            P,
+            json!({"name": "raw", "stateful": false}),
+        )
+        .await;
+    assert_eq!(raw["stateful"], false);
+    let raw_id = raw["id"].as_str().unwrap().to_owned();
+    let tracked_id = tracked["id"].as_str().unwrap().to_owned();
+
+    // Bulk, and a filter on the attribute.
+    let (status, body) = r
+        .post(
+            "/v2.0/security-groups",
+            P,
+            json!({"security_groups": [{"name": "b1", "stateful": false}, {"name": "b2", "stateful": "False"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(
+        body["security_groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["stateful"] == false)
+    );
+    let (_, body) = r.get("/v2.0/security-groups?stateful=false", P).await;
+    let mut stateless = names(&body["security_groups"]);
+    stateless.sort_unstable();
+    assert_eq!(stateless, ["b1", "b2", "raw"]);
+    let (_, body) = r
+        .get("/v2.0/security-groups?stateful=true&fields=name", P)
+        .await;
+    let mut stateful = names(&body["security_groups"]);
+    stateful.sort_unstable();
+    assert_eq!(stateful, ["default", "tracked"]);
+
+    let (status, body) = r
+        .post(
+            "/v2.0/security-groups",
+            P,
+            json!({"security_group": {"name": "odd", "stateful": "maybe"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::BAD_REQUEST, "InvalidInput"),
+        "{body}"
+    );
+
+    // Unused: the statefulness may change both ways.
+    let path = format!("/v2.0/security-groups/{tracked_id}");
+    for want in [false, true] {
+        let (status, body) = r
+            .put(&path, P, json!({"security_group": {"stateful": want}}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["security_group"]["stateful"], want);
+        let (_, body) = r.get(&path, P).await;
+        assert_eq!(body["security_group"]["stateful"], want);
+    }
+
+    let net = r
+        .create("networks", "network", P, json!({"name": "n"}))
+        .await;
+    r.create(
+        "subnets",
+        "subnet",
+        P,
+        json!({"network_id": net["id"], "ip_version": 4, "cidr": "10.9.0.0/24"}),
+    )
+    .await;
+    // One port cannot have both kinds (Neutron's SecurityGroupConflict).
+    let (status, body) = r
+        .post(
+            "/v2.0/ports",
+            P,
+            json!({"port": {"network_id": net["id"], "security_groups": [raw_id, tracked_id]}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "SecurityGroupConflict"),
+        "{body}"
+    );
+    assert!(
+        body["NeutronError"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Cannot apply both stateful and stateless security groups")
+    );
+    let port = r
+        .create(
+            "ports",
+            "port",
+            P,
+            json!({"network_id": net["id"], "security_groups": [raw_id]}),
+        )
+        .await;
+    let port_id = port["id"].as_str().unwrap().to_owned();
+    let (status, body) = r
+        .put(
+            &format!("/v2.0/ports/{port_id}"),
+            P,
+            json!({"port": {"security_groups": [raw_id, tracked_id]}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "SecurityGroupConflict"),
+        "{body}"
+    );
+
+    // In use: the statefulness is fixed (Neutron's SecurityGroupInUse),
+    // while other attributes, and the same value, still change.
+    let raw_path = format!("/v2.0/security-groups/{raw_id}");
+    let (status, body) = r
+        .put(&raw_path, P, json!({"security_group": {"stateful": true}}))
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "SecurityGroupInUse"),
+        "{body}"
+    );
+    let (status, body) = r
+        .put(
+            &raw_path,
+            P,
+            json!({"security_group": {"stateful": false, "description": "no tracking"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["security_group"]["description"], "no tracking");
+    assert_eq!(
+        r.delete(&format!("/v2.0/ports/{port_id}"), P).await,
+        StatusCode::NO_CONTENT
+    );
+    let (status, body) = r
+        .put(&raw_path, P, json!({"security_group": {"stateful": true}}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["security_group"]["stateful"], true);
 }
 
 /// Tokens `admin`, `alice` (member of project a) and `bob` (member of b).
@@ -1353,4 +1518,584 @@ async fn quotas_limit_what_a_project_creates() {
     .await;
     let (_, body) = r.get("/v2.0/quotas/a-id/default", "alice").await;
     assert_eq!(body["quota"]["security_group"], 10);
+}
+
+/// Keystone projects with UUID-like ids (RBAC targets must be), and one
+/// project, `carol`, that no token belongs to: only its name can be asked.
+struct RbacKeystone;
+
+const ADMIN_P: &str = "0a0a0a0a0a0a4a0a8a0a0a0a0a0a0a0a";
+const ALICE_P: &str = "1b1b1b1b1b1b4b1b8b1b1b1b1b1b1b1b";
+const BOB_P: &str = "2c2c2c2c2c2c4c2c8c2c2c2c2c2c2c2c";
+const CAROL_P: &str = "3d3d3d3d3d3d4d3d8d3d3d3d3d3d3d3d";
+
+impl TokenValidator for RbacKeystone {
+    fn validate<'a>(&'a self, token: &'a str) -> Validation<'a> {
+        Box::pin(async move {
+            let (project, role) = match token {
+                "admin" => (ADMIN_P, "admin"),
+                "alice" => (ALICE_P, "member"),
+                "bob" => (BOB_P, "member"),
+                _ => return Err(TokenError::Invalid),
+            };
+            Ok(TokenInfo {
+                user_id: token.into(),
+                project_id: project.into(),
+                project_name: token.into(),
+                roles: vec![role.into(), "reader".into()],
+                expires_at: jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600),
+            })
+        })
+    }
+
+    fn project_name<'a>(&'a self, project_id: &'a str) -> weft_neutron::NameLookup<'a> {
+        Box::pin(async move {
+            match project_id {
+                ADMIN_P => Some("admin".to_owned()),
+                ALICE_P => Some("alice".to_owned()),
+                BOB_P => Some("bob".to_owned()),
+                CAROL_P => Some("carol".to_owned()),
+                _ => None,
+            }
+        })
+    }
+}
+
+fn policy_body(object: &str, target: &str) -> Value {
+    json!({"rbac_policy": {"object_type": "security_group", "object_id": object,
+                           "action": "access_as_shared", "target_tenant": target}})
+}
+
+/// rbac-policies and rbac-security-groups as Neutron: an admin shares its
+/// group with alice, who then sees it (shared) and uses it on her port but
+/// cannot change it; bob sees nothing; nobody but admin sees the policy; a
+/// policy alice's port depends on can be neither deleted nor retargeted.
+#[tokio::test]
+async fn rbac_policies_share_security_groups() {
+    let r = Running::start(Auth::Keystone(Arc::new(RbacKeystone))).await;
+    let sg = r
+        .create(
+            "security-groups",
+            "security_group",
+            "admin",
+            json!({"name": "shared-sg"}),
+        )
+        .await;
+    let sg_id = sg["id"].as_str().unwrap().to_owned();
+    let sg_path = format!("/v2.0/security-groups/{sg_id}");
+    assert_eq!(r.get(&sg_path, "alice").await.0, StatusCode::NOT_FOUND);
+
+    // Validation and policy, with Neutron's types.
+    let (status, body) = r
+        .post("/v2.0/rbac-policies", "alice", policy_body(&sg_id, ALICE_P))
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::BAD_REQUEST, "InvalidInput"),
+        "{body}"
+    );
+    assert!(
+        body["NeutronError"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Only admins can manipulate policies on objects they do not own")
+    );
+    let own = r
+        .create(
+            "security-groups",
+            "security_group",
+            "alice",
+            json!({"name": "alices"}),
+        )
+        .await;
+    let (status, body) = r
+        .post(
+            "/v2.0/rbac-policies",
+            "alice",
+            policy_body(own["id"].as_str().unwrap(), "*"),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::FORBIDDEN, "PolicyNotAuthorized")
+    );
+    for (bad, what) in [
+        (policy_body(&sg_id, "not-a-project"), "valid target project"),
+        (
+            json!({"rbac_policy": {"object_type": "security_group", "object_id": sg_id,
+                                   "action": "access_as_external", "target_tenant": ALICE_P}}),
+            "Invalid action",
+        ),
+        (
+            json!({"rbac_policy": {"object_type": "router", "object_id": sg_id,
+                                   "action": "access_as_shared", "target_tenant": ALICE_P}}),
+            "not a valid RBAC object type",
+        ),
+        (
+            json!({"rbac_policy": {"object_type": "security_group", "object_id": "nope",
+                                   "action": "access_as_shared", "target_tenant": ALICE_P}}),
+            "not a valid UUID",
+        ),
+    ] {
+        let (status, body) = r.post("/v2.0/rbac-policies", "admin", bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let message = body["NeutronError"]["message"].as_str().unwrap();
+        assert!(message.contains(what), "{message}");
+    }
+    let (status, body) = r
+        .post(
+            "/v2.0/rbac-policies",
+            "admin",
+            json!({"rbac_policy": {"object_type": "security_group", "action": "access_as_shared",
+                                   "target_tenant": ALICE_P}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["NeutronError"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Required attribute 'object_id'")
+    );
+
+    // Shared with alice.
+    let (status, body) = r
+        .post("/v2.0/rbac-policies", "admin", policy_body(&sg_id, ALICE_P))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let policy = body["rbac_policy"].clone();
+    let policy_id = policy["id"].as_str().unwrap().to_owned();
+    assert_eq!(policy["object_type"], "security_group");
+    assert_eq!(policy["object_id"], sg_id.as_str());
+    assert_eq!(policy["action"], "access_as_shared");
+    assert_eq!(policy["target_tenant"], ALICE_P);
+    assert_eq!(policy["project_id"], ADMIN_P);
+    assert_eq!(policy["tenant_id"], ADMIN_P);
+    let (status, body) = r
+        .post("/v2.0/rbac-policies", "admin", policy_body(&sg_id, ALICE_P))
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "DuplicateRbacPolicy")
+    );
+
+    let (status, body) = r.get(&sg_path, "alice").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["security_group"]["shared"], true);
+    assert_eq!(
+        body["security_group"]["security_group_rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "a shared group shows its rules"
+    );
+    let (_, body) = r.get(&sg_path, "admin").await;
+    assert_eq!(
+        body["security_group"]["shared"], false,
+        "not shared with admin"
+    );
+    let (_, body) = r.get("/v2.0/security-groups?shared=True", "alice").await;
+    assert_eq!(ids(&body["security_groups"]), [sg_id.as_str()]);
+    assert_eq!(r.get(&sg_path, "bob").await.0, StatusCode::NOT_FOUND);
+    // Shared for use, not for change.
+    let (status, _) = r
+        .put(
+            &sg_path,
+            "alice",
+            json!({"security_group": {"name": "mine"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = r
+        .post(
+            "/v2.0/security-group-rules",
+            "alice",
+            json!({"security_group_rule": {"security_group_id": sg_id, "direction": "ingress"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Only the policy's project sees it, not its target.
+    let (_, body) = r.get("/v2.0/rbac-policies", "alice").await;
+    assert_eq!(body["rbac_policies"], json!([]));
+    let (status, body) = r
+        .get(&format!("/v2.0/rbac-policies/{policy_id}"), "alice")
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::NOT_FOUND, "RbacPolicyNotFound")
+    );
+    let (_, body) = r.get("/v2.0/rbac-policies", "admin").await;
+    assert_eq!(body["rbac_policies"], json!([policy.clone()]));
+    let (_, body) = r
+        .get(
+            &format!("/v2.0/rbac-policies?id={policy_id}&fields=id&fields=action"),
+            "admin",
+        )
+        .await;
+    assert_eq!(
+        body["rbac_policies"],
+        json!([{"id": policy_id, "action": "access_as_shared"}])
+    );
+    let (status, _) = r.get("/v2.0/rbac-policies?object_name=x", "admin").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // alice's port uses the shared group; bob may not.
+    let net = r
+        .create("networks", "network", "alice", json!({"name": "n"}))
+        .await;
+    let net_id = net["id"].as_str().unwrap();
+    r.create(
+        "subnets",
+        "subnet",
+        "alice",
+        json!({"network_id": net_id, "cidr": "10.9.0.0/24", "ip_version": 4}),
+    )
+    .await;
+    let port = r
+        .create(
+            "ports",
+            "port",
+            "alice",
+            json!({"network_id": net_id, "security_groups": [sg_id]}),
+        )
+        .await;
+    assert_eq!(port["security_groups"], json!([sg_id]));
+    let bobs = r
+        .create("networks", "network", "bob", json!({"name": "n"}))
+        .await;
+    let (status, body) = r
+        .post(
+            "/v2.0/ports",
+            "bob",
+            json!({"port": {"network_id": bobs["id"], "security_groups": [sg_id]}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::NOT_FOUND, "SecurityGroupNotFound"),
+        "{body}"
+    );
+
+    // In use: neither deleted nor moved to bob; widening to '*' is fine.
+    let policy_path = format!("/v2.0/rbac-policies/{policy_id}");
+    let (status, body) = r
+        .call(Method::DELETE, &policy_path, Some("admin"), None)
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "RbacPolicyInUse")
+    );
+    let (status, body) = r
+        .put(
+            &policy_path,
+            "admin",
+            json!({"rbac_policy": {"target_tenant": BOB_P}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "RbacPolicyInUse")
+    );
+    let (status, body) = r
+        .put(
+            &policy_path,
+            "admin",
+            json!({"rbac_policy": {"object_id": sg_id}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = r
+        .put(
+            &policy_path,
+            "admin",
+            json!({"rbac_policy": {"target_tenant": "*"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rbac_policy"]["target_tenant"], "*");
+    let (_, body) = r.get(&sg_path, "bob").await;
+    assert_eq!(body["security_group"]["shared"], true, "shared with all");
+    // '*' goes only once alice is covered by a policy of her own.
+    assert_eq!(r.delete(&policy_path, "admin").await, StatusCode::CONFLICT);
+    let (_, body) = r
+        .post("/v2.0/rbac-policies", "admin", policy_body(&sg_id, ALICE_P))
+        .await;
+    let alices = format!(
+        "/v2.0/rbac-policies/{}",
+        body["rbac_policy"]["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        r.delete(&policy_path, "admin").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(r.get(&sg_path, "bob").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(r.delete(&alices, "admin").await, StatusCode::CONFLICT);
+    assert_eq!(
+        r.delete(
+            &format!("/v2.0/ports/{}", port["id"].as_str().unwrap()),
+            "alice"
+        )
+        .await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(r.delete(&alices, "admin").await, StatusCode::NO_CONTENT);
+    assert_eq!(r.get(&sg_path, "alice").await.0, StatusCode::NOT_FOUND);
+
+    // A group's policies go with it.
+    r.post("/v2.0/rbac-policies", "admin", policy_body(&sg_id, BOB_P))
+        .await;
+    assert_eq!(r.delete(&sg_path, "admin").await, StatusCode::NO_CONTENT);
+    let (_, body) = r.get("/v2.0/rbac-policies", "admin").await;
+    assert_eq!(body["rbac_policies"], json!([]));
+}
+
+/// net-mtu-writable as Neutron: set on create and update, 0 for the
+/// largest, too big refused, and subnets' IP versions need 68 / 1280.
+#[tokio::test]
+async fn network_mtu_is_writable_and_checked() {
+    let r = Running::start(Auth::NoAuth).await;
+    let net = r
+        .create(
+            "networks",
+            "network",
+            P,
+            json!({"name": "small", "mtu": 68}),
+        )
+        .await;
+    assert_eq!(net["mtu"], 68);
+    let path = format!("/v2.0/networks/{}", net["id"].as_str().unwrap());
+    let (status, body) = r.put(&path, P, json!({"network": {"mtu": 1280}})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["network"]["mtu"], 1280);
+    assert_eq!(r.get(&path, P).await.1["network"]["mtu"], 1280);
+    let (status, body) = r.put(&path, P, json!({"network": {"mtu": 1451}})).await;
+    assert_eq!(
+        (status, body["NeutronError"]["message"].as_str().unwrap()),
+        (
+            StatusCode::BAD_REQUEST,
+            "Invalid input for operation: Requested MTU is too big, maximum is 1450."
+        )
+    );
+    let (status, _) = r.put(&path, P, json!({"network": {"mtu": -1}})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, body) = r.put(&path, P, json!({"network": {"mtu": 0}})).await;
+    assert_eq!(body["network"]["mtu"], 1450, "0: the largest that fits");
+    let (_, body) = r.get("/v2.0/networks?mtu=1450&name=small", P).await;
+    assert_eq!(names(&body["networks"]), ["small"]);
+
+    // A network too small for its subnets' IP version.
+    let tiny = r
+        .create("networks", "network", P, json!({"name": "tiny", "mtu": 67}))
+        .await;
+    let (status, body) = r
+        .post(
+            "/v2.0/subnets",
+            P,
+            json!({"subnet": {"network_id": tiny["id"], "cidr": "10.0.0.0/24", "ip_version": 4}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (StatusCode::CONFLICT, "NetworkMTUSubnetConflict"),
+        "{body}"
+    );
+    let v6 = r
+        .create("networks", "network", P, json!({"name": "v6", "mtu": 1280}))
+        .await;
+    r.create(
+        "subnets",
+        "subnet",
+        P,
+        json!({"network_id": v6["id"], "cidr": "2001:db8::/64", "ip_version": 6}),
+    )
+    .await;
+    let v6_path = format!("/v2.0/networks/{}", v6["id"].as_str().unwrap());
+    let (status, body) = r.put(&v6_path, P, json!({"network": {"mtu": 1279}})).await;
+    assert_eq!(
+        (status, body["NeutronError"]["message"].clone()),
+        (
+            StatusCode::CONFLICT,
+            json!(format!(
+                "MTU of {} is not valid, subnet requires a minimum of 1280",
+                v6["id"].as_str().unwrap()
+            ))
+        )
+    );
+}
+
+/// Neutron's revision plugin: a rule revises its group, a subnet its
+/// network, on create and delete.
+#[tokio::test]
+async fn children_revise_their_parents() {
+    let r = Running::start(Auth::NoAuth).await;
+    let sg = r
+        .create("security-groups", "security_group", P, json!({"name": "g"}))
+        .await;
+    let sg_path = format!("/v2.0/security-groups/{}", sg["id"].as_str().unwrap());
+    let revision = |body: &Value, key: &str| body[key]["revision_number"].as_u64().unwrap();
+    let before = sg["revision_number"].as_u64().unwrap();
+    let rule = r
+        .create(
+            "security-group-rules",
+            "security_group_rule",
+            P,
+            json!({"security_group_id": sg["id"], "direction": "ingress", "protocol": "tcp"}),
+        )
+        .await;
+    let after_create = revision(&r.get(&sg_path, P).await.1, "security_group");
+    assert!(after_create > before, "{after_create} > {before}");
+    r.delete(
+        &format!(
+            "/v2.0/security-group-rules/{}",
+            rule["id"].as_str().unwrap()
+        ),
+        P,
+    )
+    .await;
+    let after_delete = revision(&r.get(&sg_path, P).await.1, "security_group");
+    assert!(after_delete > after_create);
+
+    let net = r
+        .create("networks", "network", P, json!({"name": "n"}))
+        .await;
+    let net_path = format!("/v2.0/networks/{}", net["id"].as_str().unwrap());
+    let before = net["revision_number"].as_u64().unwrap();
+    let subnet = r
+        .create(
+            "subnets",
+            "subnet",
+            P,
+            json!({"network_id": net["id"], "cidr": "10.1.0.0/24", "ip_version": 4}),
+        )
+        .await;
+    let after_create = revision(&r.get(&net_path, P).await.1, "network");
+    assert!(after_create > before);
+    let subnet_path = format!("/v2.0/subnets/{}", subnet["id"].as_str().unwrap());
+    r.put(&subnet_path, P, json!({"subnet": {"name": "s"}}))
+        .await;
+    let after_update = revision(&r.get(&net_path, P).await.1, "network");
+    assert!(after_update > after_create);
+    r.delete(&subnet_path, P).await;
+    let after_delete = revision(&r.get(&net_path, P).await.1, "network");
+    assert!(after_delete > after_update);
+}
+
+/// A project an admin names before any of its users calls is named after
+/// its Keystone name (asked with the service's credentials), so its
+/// networks get the FQ names Kubernetes annotations use.
+#[tokio::test]
+async fn projects_first_named_by_an_admin_take_their_keystone_name() {
+    let r = Running::start(Auth::Keystone(Arc::new(RbacKeystone))).await;
+    let net = r
+        .create(
+            "networks",
+            "network",
+            "admin",
+            json!({"name": "carols", "project_id": CAROL_P}),
+        )
+        .await;
+    assert_eq!(net["project_id"], CAROL_P);
+    let vn: Value = r
+        .http
+        .get(format!(
+            "{}/v1/virtual-networks/{}",
+            r.v1,
+            net["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(vn["fq_name"], "default-domain:carol:carols", "{vn}");
+    // An id Keystone does not know keeps the id as the name.
+    let unknown = "4e4e4e4e4e4e4e4e8e4e4e4e4e4e4e4e";
+    let net = r
+        .create(
+            "networks",
+            "network",
+            "admin",
+            json!({"name": "x", "project_id": unknown}),
+        )
+        .await;
+    let vn: Value = r
+        .http
+        .get(format!(
+            "{}/v1/virtual-networks/{}",
+            r.v1,
+            net["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(vn["fq_name"], format!("default-domain:{unknown}:x"));
+}
+
+/// revision-if-match: `If-Match: revision_number=N` holds an update or a
+/// delete to the object's current revision (412 otherwise), as Neutron.
+#[tokio::test]
+async fn if_match_holds_changes_to_a_revision() {
+    let r = Running::start(Auth::NoAuth).await;
+    let net = r
+        .create("networks", "network", P, json!({"name": "n"}))
+        .await;
+    let path = format!("/v2.0/networks/{}", net["id"].as_str().unwrap());
+    let current = net["revision_number"].as_u64().unwrap();
+    let with_if_match = |method: Method, tag: String, body: Option<Value>| {
+        let mut req = r
+            .http
+            .request(method, format!("{}{path}", r.neutron))
+            .header("X-Project-Id", P)
+            .header("If-Match", tag);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send()
+    };
+    let rename = json!({"network": {"name": "m"}});
+    let stale = with_if_match(
+        Method::PUT,
+        format!("revision_number={}", current - 1),
+        Some(rename.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    let body: Value = stale.json().await.unwrap();
+    assert_eq!(error_type(&body), "RevisionNumberConstraintFailed");
+    assert_eq!(r.get(&path, P).await.1["network"]["name"], "n", "unchanged");
+    let bad = with_if_match(
+        Method::PUT,
+        "revision_number=x".into(),
+        Some(rename.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let fresh = with_if_match(
+        Method::PUT,
+        format!("revision_number={current}"),
+        Some(rename),
+    )
+    .await
+    .unwrap();
+    assert_eq!(fresh.status(), StatusCode::OK);
+    let stale = with_if_match(Method::DELETE, format!("revision_number={current}"), None)
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    let fresh = with_if_match(
+        Method::DELETE,
+        format!("\"revision_number={}\"", current + 1),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(fresh.status(), StatusCode::NO_CONTENT);
 }

@@ -32,7 +32,7 @@ pub mod asyncio;
 pub use link::{LinkError, LinkInfo, Netlink};
 pub use netns::{Netns, NetnsError, NetnsThread};
 pub use packet::{PacketError, PacketSocket};
-pub use sys::{set_socket_buffers, wait_readable};
+pub use sys::{default_sigpipe, set_socket_buffers, wait_readable};
 pub use tap::{Tap, TapError};
 pub use underlay::{
     GreSocket, MPLS_UDP_PORT, UnderlayError, VXLAN_PORT, enable_udp_gro, recv_gro, send_gso,

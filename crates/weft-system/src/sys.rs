@@ -64,3 +64,18 @@ pub fn set_socket_buffers(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<()> {
     set(libc::SO_RCVBUFFORCE).or_else(|_| set(libc::SO_RCVBUF))?;
     set(libc::SO_SNDBUFFORCE).or_else(|_| set(libc::SO_SNDBUF))
 }
+
+/// Gives SIGPIPE back its default action, so that a command-line tool
+/// writing to a closed pipe ends as `ls | head` ends its `ls`. The Rust
+/// runtime ignores SIGPIPE at start; daemons should keep it that way.
+#[allow(unsafe_code)]
+pub fn default_sigpipe() -> io::Result<()> {
+    // SAFETY: SIG_DFL installs no handler, so no code of ours can run in
+    // signal context; `signal` has no other precondition.
+    let previous = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    if previous == libc::SIG_ERR {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}

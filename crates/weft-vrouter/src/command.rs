@@ -54,10 +54,14 @@ pub enum Command {
     /// The global encapsulation priority list, most preferred first.
     SetEncapPriority(Vec<Encapsulation>),
     /// Replaces a vif's compiled security-group rules and re-evaluates
-    /// existing flows.
+    /// existing flows. `stateful` (the default): replies of a connection
+    /// the vif's rules admitted pass it; otherwise every packet, replies
+    /// too, needs a rule of its own direction (stateless groups).
     SetAcl {
         vif: VifId,
         rules: Vec<AclRule>,
+        #[serde(default = "stateful_default")]
+        stateful: bool,
     },
     /// Removes every flow.
     FlushFlows,
@@ -66,4 +70,8 @@ pub enum Command {
     /// Adds or replaces a load-balanced service (see [`crate::service`]).
     SetService(ServiceConfig),
     DeleteService(ServiceKey),
+}
+
+fn stateful_default() -> bool {
+    true
 }

@@ -376,9 +376,9 @@ impl Engine {
         let index = match self.flows.lookup(key) {
             Some(index) => index,
             None => {
-                let action = self.evaluate(key, ends);
+                let verdict = self.evaluate(key, ends);
                 self.flows
-                    .insert(*key, ends, action, now)
+                    .insert(*key, ends, verdict, now)
                     .map_err(|_| DropReason::FlowTableFull)?
             }
         };

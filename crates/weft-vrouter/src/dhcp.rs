@@ -1,6 +1,7 @@
 //! The per-vif DHCP server: every vif with DHCP settings gets exactly its
-//! own address, the gateway as router, the service address as DNS, an MTU
-//! that fits the overlay, and the subnet's host routes (RFC 3442).
+//! own address, the gateway as router, the service address as DNS, the
+//! network's MTU capped by what fits the overlay, and the subnet's host
+//! routes (RFC 3442).
 //!
 //! DISCOVER → OFFER; REQUEST (selecting, renewing or rebinding) for the
 //! vif's address → ACK, for any other → NAK; REQUEST naming another server
@@ -36,7 +37,9 @@ fn mask(prefix_len: u8) -> Ipv4Addr {
         .unwrap_or(Ipv4Addr::BROADCAST)
 }
 
-/// The lease of `config`, with `default_mtu` when the config names none.
+/// The lease of `config`. Its MTU is the config's, but never more than
+/// `default_mtu` (what fits the overlay), which is also what it is when the
+/// config names none.
 pub(crate) fn lease(config: &DhcpConfig, default_mtu: u16) -> DhcpLease {
     let mut classless_routes: Vec<ClasslessRoute> = config
         .host_routes
@@ -69,7 +72,7 @@ pub(crate) fn lease(config: &DhcpConfig, default_mtu: u16) -> DhcpLease {
         subnet_mask: mask(config.prefix_len),
         routers: config.gateway.into_iter().collect(),
         dns_servers: config.dns.into_iter().collect(),
-        interface_mtu: Some(config.mtu.unwrap_or(default_mtu)),
+        interface_mtu: Some(config.mtu.map_or(default_mtu, |mtu| mtu.min(default_mtu))),
         classless_routes,
         domain_name: None,
     }

@@ -11,7 +11,7 @@ use crate::acl::{AclQuery, Direction, permits};
 use crate::command::{Command, RouteConfig, VrfConfig};
 use crate::error::VrouterError;
 use crate::fib::{Route, Vrf};
-use crate::flow::{FlowAction, FlowEnds, FlowKey, FlowTable, FlowTimeouts};
+use crate::flow::{FlowAction, FlowEnds, FlowKey, FlowTable, FlowTimeouts, Verdict};
 use crate::ids::{Millis, NhId, SgId, VifId, VrfId};
 use crate::nexthop::{Encapsulation, NextHop, NextHopKind};
 use crate::service::{Backend, ServiceKey, Services};
@@ -123,7 +123,11 @@ impl Engine {
                 self.encap_priority = list;
                 Ok(())
             }
-            Command::SetAcl { vif, rules } => {
+            Command::SetAcl {
+                vif,
+                rules,
+                stateful,
+            } => {
                 for (index, rule) in rules.iter().enumerate() {
                     if let Some((first, last)) = rule.ports
                         && first > last
@@ -141,6 +145,7 @@ impl Engine {
                     .get_mut(&vif)
                     .ok_or(VrouterError::UnknownVif(vif))?;
                 entry.acl = rules;
+                entry.stateful = stateful;
                 self.reevaluate_flows();
                 Ok(())
             }
@@ -431,46 +436,81 @@ impl Engine {
         self.policy_vif(ends.src_vif).is_some() || self.policy_vif(ends.dst_vif).is_some()
     }
 
-    /// The action for a new flow: the egress ACL of a local source and the
-    /// ingress ACL of a local destination must both admit it.
-    pub(crate) fn evaluate(&self, key: &FlowKey, ends: FlowEnds) -> FlowAction {
+    /// Whether a policy vif's rules admit a packet in `direction` to or
+    /// from `remote` (with its SG ids) on `dst_port`.
+    fn admits(
+        vif: &Vif,
+        direction: Direction,
+        key: &FlowKey,
+        dst_port: u16,
+        remote: IpAddr,
+        remote_sgs: &[SgId],
+    ) -> bool {
+        let query = AclQuery {
+            direction,
+            protocol: key.protocol,
+            dst_port,
+            remote_addr: remote,
+            remote_sgs,
+        };
+        permits(&vif.acl, &query)
+    }
+
+    /// The actions for a new flow. The initiator passes when the egress ACL
+    /// of a local source and the ingress ACL of a local destination both
+    /// admit it. Its replies pass each end as follows: a stateful vif lets
+    /// them through exactly when it let the initiator through; a stateless
+    /// one judges them as packets of their own, by its rules for their
+    /// direction (egress at the replying destination, ingress at the
+    /// source), as Neutron's stateless groups do.
+    pub(crate) fn evaluate(&self, key: &FlowKey, ends: FlowEnds) -> Verdict {
         if self.node_to_workload(key, ends) {
-            return FlowAction::Forward;
+            return Verdict::both(FlowAction::Forward);
         }
-        if let Some(src) = self.policy_vif(ends.src_vif) {
-            let remote_sgs = self.endpoint_sgs(key.vrf, key.dst, ends.dst_vif);
-            let query = AclQuery {
-                direction: Direction::Egress,
-                protocol: key.protocol,
-                dst_port: key.dst_port,
-                remote_addr: key.dst,
-                remote_sgs: &remote_sgs,
-            };
-            if !permits(&src.acl, &query) {
-                return FlowAction::Drop;
+        let src = self.policy_vif(ends.src_vif);
+        let dst = self.policy_vif(ends.dst_vif);
+        let dst_sgs = match src {
+            Some(_) => self.endpoint_sgs(key.vrf, key.dst, ends.dst_vif),
+            None => Vec::new(),
+        };
+        let src_sgs = match dst {
+            Some(_) => self.endpoint_sgs(key.vrf, key.src, ends.src_vif),
+            None => Vec::new(),
+        };
+        let src_out = src.is_none_or(|v| {
+            Self::admits(v, Direction::Egress, key, key.dst_port, key.dst, &dst_sgs)
+        });
+        let dst_in = dst.is_none_or(|v| {
+            Self::admits(v, Direction::Ingress, key, key.dst_port, key.src, &src_sgs)
+        });
+        let reply_out = match dst {
+            None => true,
+            Some(v) if v.stateful => dst_in,
+            Some(v) => Self::admits(v, Direction::Egress, key, key.src_port, key.src, &src_sgs),
+        };
+        let reply_in = match src {
+            None => true,
+            Some(v) if v.stateful => src_out,
+            Some(v) => Self::admits(v, Direction::Ingress, key, key.src_port, key.dst, &dst_sgs),
+        };
+        let action = |pass: bool| {
+            if pass {
+                FlowAction::Forward
+            } else {
+                FlowAction::Drop
             }
+        };
+        Verdict {
+            forward: action(src_out && dst_in),
+            reverse: action(reply_out && reply_in),
         }
-        if let Some(dst) = self.policy_vif(ends.dst_vif) {
-            let remote_sgs = self.endpoint_sgs(key.vrf, key.src, ends.src_vif);
-            let query = AclQuery {
-                direction: Direction::Ingress,
-                protocol: key.protocol,
-                dst_port: key.dst_port,
-                remote_addr: key.src,
-                remote_sgs: &remote_sgs,
-            };
-            if !permits(&dst.acl, &query) {
-                return FlowAction::Drop;
-            }
-        }
-        FlowAction::Forward
     }
 
     /// Re-runs flow setup policy for every flow, in place.
     pub(crate) fn reevaluate_flows(&mut self) {
         for (index, key, ends) in self.flows.initiators() {
-            let action = self.evaluate(&key, ends);
-            self.flows.set_action(index, action);
+            let verdict = self.evaluate(&key, ends);
+            self.flows.set_actions(index, verdict);
         }
     }
 }
@@ -617,10 +657,123 @@ mod tests {
         assert!(matches!(
             e.apply(Command::SetAcl {
                 vif: VifId(1),
-                rules: vec![rule]
+                rules: vec![rule],
+                stateful: true,
             }),
             Err(VrouterError::BadPortRange { index: 0, .. })
         ));
         assert!(e.vifs.get(&VifId(1)).unwrap().acl.is_empty());
+    }
+
+    /// Two local vifs in VRF 1: 10.0.0.1 (vif 1) and 10.0.0.2 (vif 2).
+    fn two_local() -> Engine {
+        let mut e = Engine::default();
+        e.apply(vrf(1, None)).unwrap();
+        for (id, label) in [(1, 20), (2, 21)] {
+            let Command::AddVif(mut config) = vif(id, 1, label) else {
+                unreachable!()
+            };
+            config.addrs = vec![IpAddr::from([10, 0, 0, u8::try_from(id).unwrap()])];
+            e.apply(Command::AddVif(config)).unwrap();
+        }
+        e
+    }
+
+    fn acl(e: &mut Engine, vif: u32, rules: &[(Direction, Option<u16>)], stateful: bool) {
+        use crate::acl::{AclRule, Ethertype};
+        let rules = rules
+            .iter()
+            .map(|(direction, port)| AclRule {
+                protocol: Some(6),
+                ports: port.map(|p| (p, p)),
+                ..AclRule::allow_all(*direction, Ethertype::IPv4)
+            })
+            .collect();
+        e.apply(Command::SetAcl {
+            vif: VifId(vif),
+            rules,
+            stateful,
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn stateless_ends_judge_replies_by_their_rules() {
+        use FlowAction::{Drop, Forward};
+        let mut e = two_local();
+        // 10.0.0.1:40000 -> 10.0.0.2:80 over TCP.
+        let key = FlowKey {
+            vrf: VrfId(1),
+            src: "10.0.0.1".parse().unwrap(),
+            dst: "10.0.0.2".parse().unwrap(),
+            protocol: 6,
+            src_port: 40000,
+            dst_port: 80,
+        };
+        let ends = FlowEnds {
+            src_vif: Some(VifId(1)),
+            dst_vif: Some(VifId(2)),
+        };
+        let verdict = |e: &Engine| {
+            let v = e.evaluate(&key, ends);
+            (v.forward, v.reverse)
+        };
+        let out_any = (Direction::Egress, None);
+        let in_any = (Direction::Ingress, None);
+        // The client sends anything; the server takes port 80.
+        acl(&mut e, 1, &[out_any], true);
+        acl(&mut e, 2, &[(Direction::Ingress, Some(80))], true);
+        assert_eq!(
+            verdict(&e),
+            (Forward, Forward),
+            "stateful: replies ride along"
+        );
+
+        // A stateless server needs an egress rule for its answers (to the
+        // client's port 40000), a stateless client an ingress rule for them.
+        acl(&mut e, 2, &[(Direction::Ingress, Some(80))], false);
+        assert_eq!(verdict(&e), (Forward, Drop));
+        acl(
+            &mut e,
+            2,
+            &[
+                (Direction::Ingress, Some(80)),
+                (Direction::Egress, Some(443)),
+            ],
+            false,
+        );
+        assert_eq!(verdict(&e), (Forward, Drop), "egress to the wrong port");
+        acl(
+            &mut e,
+            2,
+            &[
+                (Direction::Ingress, Some(80)),
+                (Direction::Egress, Some(40000)),
+            ],
+            false,
+        );
+        assert_eq!(verdict(&e), (Forward, Forward));
+        acl(&mut e, 1, &[out_any], false);
+        assert_eq!(verdict(&e), (Forward, Drop));
+        acl(&mut e, 1, &[out_any, in_any], false);
+        assert_eq!(verdict(&e), (Forward, Forward));
+
+        // Stateless both ways: a reply is judged even when the initiator
+        // was refused (no egress at the client), as packets are not
+        // tracked.
+        acl(&mut e, 1, &[in_any], false);
+        assert_eq!(verdict(&e), (Drop, Forward));
+        // A stateful client refusing the initiator refuses its replies.
+        acl(&mut e, 1, &[in_any], true);
+        assert_eq!(verdict(&e), (Drop, Drop));
+
+        // Without port security on a vif, its end imposes nothing.
+        let Command::AddVif(mut open) = vif(1, 1, 20) else {
+            unreachable!()
+        };
+        open.policy = false;
+        open.addrs = vec![key.src];
+        e.apply(Command::AddVif(open)).unwrap();
+        assert_eq!(verdict(&e), (Forward, Forward));
     }
 }

@@ -1,11 +1,13 @@
-//! The flow table: stateful security-group decisions per 5-tuple and VRF.
+//! The flow table: security-group decisions per 5-tuple and VRF.
 //!
 //! A flow is set up on the first packet of a connection (the table misses):
 //! the engine evaluates the ACLs once and installs a forward entry for the
-//! packet's direction and a reverse entry for the replies, both with the
-//! same action, so replies of an allowed connection pass whatever the
-//! ACLs say about their direction. Entries age out when neither direction
-//! has been used for the protocol's timeout ([`FlowTimeouts`]).
+//! packet's direction and a reverse entry for the replies, each with its
+//! action ([`Verdict`]). Where the vifs are stateful the two actions are
+//! the same, so replies of an allowed connection pass whatever the ACLs
+//! say about their direction; a stateless vif decides the replies by its
+//! rules for their direction. Entries age out when neither direction has
+//! been used for the protocol's timeout ([`FlowTimeouts`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -67,6 +69,24 @@ impl FlowKey {
 pub enum FlowAction {
     Forward,
     Drop,
+}
+
+/// The actions of a new flow: for the initiator's direction and for its
+/// replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Verdict {
+    pub forward: FlowAction,
+    pub reverse: FlowAction,
+}
+
+impl Verdict {
+    /// The same action both ways (connection tracking).
+    pub(crate) fn both(action: FlowAction) -> Self {
+        Verdict {
+            forward: action,
+            reverse: action,
+        }
+    }
 }
 
 /// Idle timeouts by protocol, in milliseconds.
@@ -175,12 +195,12 @@ impl FlowTable {
 
     /// Installs the forward entry for `key` and its reverse; returns the
     /// forward index. A packet whose reverse key equals its own key (same
-    /// source and destination) gets one entry.
+    /// source and destination) gets one entry, with the forward action.
     pub(crate) fn insert(
         &mut self,
         key: FlowKey,
         ends: FlowEnds,
-        action: FlowAction,
+        verdict: Verdict,
         now: Millis,
     ) -> Result<u32, FlowTableFull> {
         let reverse_key = key.reversed();
@@ -195,10 +215,14 @@ impl FlowTable {
         } else {
             forward
         };
-        let entry = |key, reverse, initiator| FlowEntry {
+        let entry = |key, reverse, initiator: bool| FlowEntry {
             key,
             reverse,
-            action,
+            action: if initiator {
+                verdict.forward
+            } else {
+                verdict.reverse
+            },
             initiator,
             src_vif: ends.src_vif,
             dst_vif: ends.dst_vif,
@@ -303,16 +327,17 @@ impl FlowTable {
             .collect()
     }
 
-    /// Sets the action of an entry and its reverse.
-    pub(crate) fn set_action(&mut self, index: u32, action: FlowAction) {
+    /// Sets the actions of an initiator entry and its reverse.
+    pub(crate) fn set_actions(&mut self, index: u32, verdict: Verdict) {
         let reverse = self.entries.get_mut(&index).map(|e| {
-            e.action = action;
+            e.action = verdict.forward;
             e.reverse
         });
         if let Some(reverse) = reverse
+            && reverse != index
             && let Some(e) = self.entries.get_mut(&reverse)
         {
-            e.action = action;
+            e.action = verdict.reverse;
         }
     }
 
@@ -337,6 +362,11 @@ mod tests {
         }
     }
 
+    const FORWARD: Verdict = Verdict {
+        forward: FlowAction::Forward,
+        reverse: FlowAction::Forward,
+    };
+
     const ENDS: FlowEnds = FlowEnds {
         src_vif: Some(VifId(1)),
         dst_vif: None,
@@ -345,28 +375,46 @@ mod tests {
     #[test]
     fn pairs_and_reverse_lookup() {
         let mut table = FlowTable::new(16, FlowTimeouts::default());
-        let fwd = table
-            .insert(key(6), ENDS, FlowAction::Forward, Millis(0))
-            .unwrap();
+        let fwd = table.insert(key(6), ENDS, FORWARD, Millis(0)).unwrap();
         let rev = table.lookup(&key(6).reversed()).unwrap();
         assert_ne!(fwd, rev);
         assert_eq!(table.get(fwd).unwrap().reverse, rev);
         assert_eq!(table.get(rev).unwrap().reverse, fwd);
-        table.set_action(fwd, FlowAction::Drop);
+        table.set_actions(fwd, Verdict::both(FlowAction::Drop));
         assert_eq!(table.hit(rev, 100, Millis(1)), Some(FlowAction::Drop));
         assert_eq!(table.get(rev).unwrap().stats.bytes, 100);
+    }
+
+    #[test]
+    fn each_direction_keeps_its_own_action() {
+        let mut table = FlowTable::new(16, FlowTimeouts::default());
+        let replies_denied = Verdict {
+            forward: FlowAction::Forward,
+            reverse: FlowAction::Drop,
+        };
+        let fwd = table
+            .insert(key(17), ENDS, replies_denied, Millis(0))
+            .unwrap();
+        let rev = table.lookup(&key(17).reversed()).unwrap();
+        assert_eq!(table.hit(fwd, 1, Millis(1)), Some(FlowAction::Forward));
+        assert_eq!(table.hit(rev, 1, Millis(1)), Some(FlowAction::Drop));
+        table.set_actions(
+            fwd,
+            Verdict {
+                forward: FlowAction::Drop,
+                reverse: FlowAction::Forward,
+            },
+        );
+        assert_eq!(table.hit(fwd, 1, Millis(2)), Some(FlowAction::Drop));
+        assert_eq!(table.hit(rev, 1, Millis(2)), Some(FlowAction::Forward));
     }
 
     #[test]
     fn ages_out_by_protocol_and_last_use_of_either_direction() {
         let t = FlowTimeouts::default();
         let mut table = FlowTable::new(16, t);
-        table
-            .insert(key(6), ENDS, FlowAction::Forward, Millis(0))
-            .unwrap();
-        table
-            .insert(key(1), ENDS, FlowAction::Forward, Millis(0))
-            .unwrap();
+        table.insert(key(6), ENDS, FORWARD, Millis(0)).unwrap();
+        table.insert(key(1), ENDS, FORWARD, Millis(0)).unwrap();
         assert_eq!(table.len(), 4);
         assert_eq!(table.poll_at(), Some(Millis(t.icmp + 1)));
         // Keep the TCP flow alive through its reverse direction.
@@ -383,11 +431,9 @@ mod tests {
     #[test]
     fn refuses_when_full() {
         let mut table = FlowTable::new(3, FlowTimeouts::default());
-        table
-            .insert(key(6), ENDS, FlowAction::Forward, Millis(0))
-            .unwrap();
+        table.insert(key(6), ENDS, FORWARD, Millis(0)).unwrap();
         assert_eq!(
-            table.insert(key(17), ENDS, FlowAction::Forward, Millis(0)),
+            table.insert(key(17), ENDS, FORWARD, Millis(0)),
             Err(FlowTableFull)
         );
     }

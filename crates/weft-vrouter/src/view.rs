@@ -45,6 +45,8 @@ pub struct VifView {
     pub drops: u64,
     pub drop_stats: DropStats,
     pub acl_rules: usize,
+    /// Whether replies of admitted connections pass without a rule.
+    pub stateful: bool,
 }
 
 /// `rt` flags.
@@ -142,6 +144,7 @@ fn vif_view(vif: &Vif) -> VifView {
         drops: vif.drops.total(),
         drop_stats: vif.drops.clone(),
         acl_rules: vif.acl.len(),
+        stateful: vif.stateful,
     }
 }
 

@@ -44,7 +44,8 @@ pub struct DhcpConfig {
     pub gateway: Option<Ipv4Addr>,
     /// The DNS/service address (`.2` of the subnet in TF and weft).
     pub dns: Option<Ipv4Addr>,
-    /// Interface MTU; `None` is 1500 minus the largest overlay overhead.
+    /// Interface MTU, as the network sets it; never more than 1500 minus
+    /// the largest overlay overhead, which is also what `None` is.
     pub mtu: Option<u16>,
     /// Classless static routes (option 121): destination and router.
     pub host_routes: Vec<(Prefix, Ipv4Addr)>,
@@ -77,6 +78,9 @@ pub struct VifConfig {
 pub(crate) struct Vif {
     pub config: VifConfig,
     pub acl: Vec<AclRule>,
+    /// Whether replies of a connection its rules admitted pass it without
+    /// a rule of their own (connection tracking), or need one (stateless).
+    pub stateful: bool,
     pub rx: Counters,
     pub tx: Counters,
     pub drops: DropStats,
@@ -87,6 +91,7 @@ impl Vif {
         Vif {
             config,
             acl: Vec::new(),
+            stateful: true,
             rx: Counters::default(),
             tx: Counters::default(),
             drops: DropStats::default(),

@@ -62,6 +62,7 @@ fn node(acl: Vec<AclRule>, fabric_snat: bool) -> Engine {
         Command::SetAcl {
             vif: POD_VIF,
             rules: acl,
+            stateful: true,
         },
         Command::AddNextHop(NextHop {
             id: NhId(2),

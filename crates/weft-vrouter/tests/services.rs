@@ -75,6 +75,7 @@ fn world_with_service(backends: Vec<Backend>) -> World {
         vec![Command::SetAcl {
             vif: VM_VIF,
             rules: allow_all(),
+            stateful: true,
         }],
     );
     apply(

@@ -171,6 +171,7 @@ fn scenario(encap: Encapsulation) {
         vec![Command::SetAcl {
             vif: VM_VIF,
             rules: default_group(Remote::Prefix(prefix("0.0.0.0/0"))),
+            stateful: true,
         }],
     );
     assert_eq!(w.a.flow(denied.index).unwrap().action, FlowAction::Forward);
@@ -185,6 +186,7 @@ fn scenario(encap: Encapsulation) {
         vec![Command::SetAcl {
             vif: VM_VIF,
             rules: default_group(Remote::Group(VM_SG)),
+            stateful: true,
         }],
     );
     let d = w.send(Node::B, POD_VIF, &ping(POD_MAC, POD_IP, VM_IP, 3, false));
@@ -197,6 +199,7 @@ fn scenario(encap: Encapsulation) {
         vec![Command::SetAcl {
             vif: VM_VIF,
             rules: default_group(Remote::Group(POD_SG)),
+            stateful: true,
         }],
     );
     let d = w.send(Node::B, POD_VIF, &ping(POD_MAC, POD_IP, VM_IP, 4, false));
@@ -234,6 +237,94 @@ fn scenario(encap: Encapsulation) {
     let at = w.a.poll_at().unwrap();
     assert!(w.a.poll(Millis(at.0 + 200_000)) >= before);
     assert!(w.a.flows().is_empty());
+}
+
+/// The VM's rules, stateful or not.
+fn vm_acl(w: &mut World, rules: Vec<weft_vrouter::AclRule>, stateful: bool) {
+    apply(
+        &mut w.a,
+        vec![Command::SetAcl {
+            vif: VM_VIF,
+            rules,
+            stateful,
+        }],
+    );
+}
+
+#[test]
+fn stateless_vif_judges_replies_by_their_own_direction() {
+    use weft_vrouter::{AclRule, Direction, Ethertype};
+    let mut w = World::new(all_encaps());
+    let egress_only = vec![AclRule::allow_all(Direction::Egress, Ethertype::IPv4)];
+    let ingress_only = vec![AclRule::allow_all(Direction::Ingress, Ethertype::IPv4)];
+    let denied = |w: &World| w.a.drop_stats().get(DropReason::FlowDenied);
+
+    // Stateful, egress only: the VM's ping goes out and its reply comes back.
+    vm_acl(&mut w, egress_only.clone(), true);
+    let d = w.send(Node::A, VM_VIF, &ping(VM_MAC, VM_IP, POD_IP, 10, false));
+    check_delivered(d.to(Node::B, POD_VIF)[0], POD_MAC, 10, false);
+    let d = w.send(Node::B, POD_VIF, &ping(POD_MAC, POD_IP, VM_IP, 10, true));
+    check_delivered(d.to(Node::A, VM_VIF)[0], VM_MAC, 10, true);
+    assert!(w.a.vif(VM_VIF).unwrap().stateful);
+
+    // Stateless, same rules: the request still leaves, but nothing admits
+    // the reply into the VM.
+    vm_acl(&mut w, egress_only.clone(), false);
+    assert!(!w.a.vif(VM_VIF).unwrap().stateful);
+    let d = w.send(Node::A, VM_VIF, &ping(VM_MAC, VM_IP, POD_IP, 11, false));
+    check_delivered(d.to(Node::B, POD_VIF)[0], POD_MAC, 11, false);
+    let d = w.send(Node::B, POD_VIF, &ping(POD_MAC, POD_IP, VM_IP, 11, true));
+    assert!(
+        d.frames.is_empty(),
+        "a stateless vif admitted an unruled reply"
+    );
+    assert_eq!(denied(&w), 1);
+    let flows = w.a.flows();
+    let fwd = flows
+        .iter()
+        .find(|f| f.src_port == 11 && f.initiator)
+        .unwrap();
+    let rev = flows.iter().find(|f| f.index == fwd.reverse).unwrap();
+    assert_eq!(
+        (fwd.action, rev.action),
+        (FlowAction::Forward, FlowAction::Drop)
+    );
+    // The flow set up while stateful was re-evaluated: its replies are
+    // now refused too.
+    let d = w.send(Node::B, POD_VIF, &ping(POD_MAC, POD_IP, VM_IP, 10, true));
+    assert!(d.frames.is_empty());
+    assert_eq!(denied(&w), 2);
+
+    // An ingress rule for the pod's address admits the reply (and the
+    // existing flow is re-evaluated in place).
+    let mut both = egress_only.clone();
+    both.push(AclRule {
+        remote: Remote::Prefix(prefix("192.168.1.4/32")),
+        ..AclRule::allow_all(Direction::Ingress, Ethertype::IPv4)
+    });
+    vm_acl(&mut w, both, false);
+    let d = w.send(Node::B, POD_VIF, &ping(POD_MAC, POD_IP, VM_IP, 11, true));
+    check_delivered(d.to(Node::A, VM_VIF)[0], VM_MAC, 11, true);
+
+    // Ingress only, stateless: the pod's ping reaches the VM, the VM's
+    // answer is refused on its way out...
+    vm_acl(&mut w, ingress_only.clone(), false);
+    let d = w.send(Node::B, POD_VIF, &ping(POD_MAC, POD_IP, VM_IP, 12, false));
+    check_delivered(d.to(Node::A, VM_VIF)[0], VM_MAC, 12, false);
+    let d = w.send(Node::A, VM_VIF, &ping(VM_MAC, VM_IP, POD_IP, 12, true));
+    assert!(d.frames.is_empty());
+    assert_eq!(denied(&w), 3);
+    assert_eq!(
+        w.a.vif(VM_VIF)
+            .unwrap()
+            .drop_stats
+            .get(DropReason::FlowDenied),
+        3
+    );
+    // ...while stateful, the same rules let the answer out.
+    vm_acl(&mut w, ingress_only, true);
+    let d = w.send(Node::A, VM_VIF, &ping(VM_MAC, VM_IP, POD_IP, 12, true));
+    check_delivered(d.to(Node::B, POD_VIF)[0], POD_MAC, 12, true);
 }
 
 #[test]

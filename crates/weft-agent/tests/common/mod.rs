@@ -101,6 +101,7 @@ pub fn acls(vm_open: bool) -> Vec<proto::SecurityGroupAcl> {
         proto::SecurityGroupAcl {
             sg_id: VM_SG,
             rules: vm,
+            stateless: false,
         },
         proto::SecurityGroupAcl {
             sg_id: POD_SG,
@@ -108,6 +109,7 @@ pub fn acls(vm_open: bool) -> Vec<proto::SecurityGroupAcl> {
                 rule(proto::Direction::Ingress, any()),
                 rule(proto::Direction::Egress, any()),
             ],
+            stateless: false,
         },
     ]
 }
@@ -161,6 +163,7 @@ pub fn port(
         vif_type: vif_type as i32,
         interface_name: interface.into(),
         admin_up: true,
+        mtu: 0,
     }
 }
 

@@ -60,11 +60,14 @@ impl ServerProcess {
 
     /// Runs the CLI against this server.
     pub(crate) fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(weft())
-            .args(args)
-            .env("WEFT_SERVER", &self.url)
-            .output()
-            .unwrap()
+        self.command(args).output().unwrap()
+    }
+
+    /// `weft ARGS` aimed at this server, not yet started.
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(weft());
+        command.args(args).env("WEFT_SERVER", &self.url);
+        command
     }
 }
 

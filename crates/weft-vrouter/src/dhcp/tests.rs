@@ -151,13 +151,21 @@ fn wrong_address_is_naked_other_server_ignored() {
 }
 
 #[test]
-fn configured_mtu_overrides_the_default() {
-    let mut config = config();
-    config.mtu = Some(9000);
-    config.host_routes.clear();
+fn network_mtu_is_handed_out_but_never_more_than_fits() {
     let discover = DhcpRepr::new(DhcpMessageType::DISCOVER, 1, VM);
-    let (_, _, _, raw) =
-        reply_of(&serve(&client_packet(&discover), &config, 1450, VROUTER).unwrap());
-    assert_eq!(option(&raw, 26), Some(9000u16.to_be_bytes().to_vec()));
-    assert_eq!(option(&raw, 121), None);
+    let mtu_of = |mtu: Option<u16>| {
+        let mut config = config();
+        config.mtu = mtu;
+        config.host_routes.clear();
+        let (_, _, _, raw) =
+            reply_of(&serve(&client_packet(&discover), &config, 1450, VROUTER).unwrap());
+        assert_eq!(option(&raw, 121), None);
+        option(&raw, 26)
+    };
+    // A network's smaller MTU goes to the workload as it is.
+    assert_eq!(mtu_of(Some(1280)), Some(1280u16.to_be_bytes().to_vec()));
+    // More than the overlay fits would be dropped in the tunnels: capped.
+    assert_eq!(mtu_of(Some(9000)), Some(1450u16.to_be_bytes().to_vec()));
+    // None set: what fits the overlay.
+    assert_eq!(mtu_of(None), Some(1450u16.to_be_bytes().to_vec()));
 }

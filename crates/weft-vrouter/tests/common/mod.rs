@@ -405,6 +405,7 @@ impl World {
                 Command::SetAcl {
                     vif: VM_VIF,
                     rules: default_group(Remote::Group(VM_SG)),
+                    stateful: true,
                 },
             ],
         );
@@ -415,6 +416,7 @@ impl World {
                 Command::SetAcl {
                     vif: POD_VIF,
                     rules: allow_all(),
+                    stateful: true,
                 },
             ],
         );
