@@ -237,7 +237,7 @@ impl Agent {
                     &config.state_dir,
                     settings,
                 )?
-                .wait_for_attachment(ports.attached().subscribe());
+                .wait_for_attachment(ports.attached().subscribe(), ports.appeared());
                 Arc::new(service).serve(settings).await?
             }
             None => None,

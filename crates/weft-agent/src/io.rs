@@ -342,11 +342,17 @@ pub struct FdPorts {
     tasks: HashMap<VifId, (JoinHandle<()>, String)>,
     plugs: mpsc::UnboundedSender<(VifId, bool)>,
     attached: AttachedPorts,
+    appeared: InterfacesAppeared,
 }
 
 /// The ids of the ports whose interface the vRouter holds now; the CNI
 /// endpoint waits on it so that ADD answers once the pod is reachable.
 pub type AttachedPorts = Arc<tokio::sync::watch::Sender<BTreeSet<String>>>;
+
+/// Bumped by whoever makes a port's interface (the CNI endpoint, once it
+/// has plugged a pod): ports waiting for their interface look again at
+/// once instead of at their next retry.
+pub type InterfacesAppeared = Arc<tokio::sync::watch::Sender<u64>>;
 
 impl FdTransmit {
     /// Writes to `underlay` and to the vifs `FdPorts` attach into `vifs`.
@@ -382,7 +388,13 @@ impl FdPorts {
             tasks: HashMap::new(),
             plugs,
             attached: Arc::new(tokio::sync::watch::Sender::new(BTreeSet::new())),
+            appeared: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
+    }
+
+    /// Where makers of interfaces say that one appeared.
+    pub fn appeared(&self) -> InterfacesAppeared {
+        self.appeared.clone()
     }
 
     /// Where the ports' attachment is published.
@@ -450,8 +462,9 @@ async fn still_there(ns: &Netns, interface: &str) -> bool {
     .unwrap_or(true)
 }
 
-/// One port's life on this node: wait for its interface, attach it and
-/// report it ACTIVE, feed what it sends to the data path; when the
+/// One port's life on this node: wait for its interface (looking again
+/// every `retry`, and at once when `appeared` says one was made), attach it
+/// and report it ACTIVE, feed what it sends to the data path; when the
 /// interface goes away (the pod or VM is gone), report the port DOWN and
 /// wait for it again.
 #[allow(clippy::too_many_arguments)]
@@ -463,12 +476,17 @@ async fn serve_port(
     retry: Duration,
     plugs: mpsc::UnboundedSender<(VifId, bool)>,
     attached: AttachedPorts,
+    appeared: InterfacesAppeared,
     attach: Attach,
 ) {
     let vif = attach.vif;
+    let mut appeared = appeared.subscribe();
     loop {
         let mut logged = false;
         let device = loop {
+            // Seen before looking: an interface made during the look
+            // wakes the wait below.
+            appeared.borrow_and_update();
             let (ns2, a2) = (ns.clone(), attach.clone());
             match tokio::task::spawn_blocking(move || open(&ns2, &a2)).await {
                 Ok(Ok(device)) => break Arc::new(device),
@@ -478,7 +496,11 @@ async fn serve_port(
                 }
                 _ => {}
             }
-            tokio::time::sleep(retry).await;
+            tokio::select! {
+                () = tokio::time::sleep(retry) => {}
+                // A dropped sender disables this branch: the retry remains.
+                Ok(()) = appeared.changed() => {}
+            }
         };
         vifs.lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -534,6 +556,7 @@ impl Ports for FdPorts {
             self.retry,
             self.plugs.clone(),
             self.attached.clone(),
+            self.appeared.clone(),
             attach,
         ));
         self.tasks.insert(vif, (task, port_id));

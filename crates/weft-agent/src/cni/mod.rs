@@ -119,9 +119,11 @@ pub enum CniStartError {
     Api(String),
 }
 
-/// The CNI endpoint's state. Requests are served one at a time: CNI calls
-/// for one node are few, and serialising them makes ADD/DEL races on one
-/// container impossible.
+/// The CNI endpoint's state. Requests are served one at a time (serialising
+/// them makes ADD/DEL races on one container impossible), except that an
+/// ADD waits for the vRouter to take its pod's interface after it lets the
+/// next request in: a burst of pods is plugged one after the other but
+/// waits for the vRouter together.
 #[derive(Debug)]
 pub struct CniService {
     node: String,
@@ -132,6 +134,8 @@ pub struct CniService {
     /// The ports the vRouter holds; ADD answers once its port is among them.
     attached: Option<tokio::sync::watch::Receiver<std::collections::BTreeSet<String>>>,
     attach_wait: Duration,
+    /// Told when a pod's interface is made, so the vRouter takes it at once.
+    appeared: Option<crate::io::InterfacesAppeared>,
     lock: Mutex<()>,
 }
 
@@ -279,16 +283,20 @@ impl CniService {
             mtu,
             attached: None,
             attach_wait: settings.attach_wait,
+            appeared: None,
             lock: Mutex::new(()),
         })
     }
 
-    /// Makes ADD wait until the vRouter holds the pod's interface.
+    /// Makes ADD wait until the vRouter holds the pod's interface, and
+    /// tell `appeared` when it has made one.
     pub fn wait_for_attachment(
         mut self,
         attached: tokio::sync::watch::Receiver<std::collections::BTreeSet<String>>,
+        appeared: crate::io::InterfacesAppeared,
     ) -> CniService {
         self.attached = Some(attached);
+        self.appeared = Some(appeared);
         self
     }
 
@@ -314,9 +322,16 @@ impl CniService {
 
     /// Serves one request.
     pub async fn handle(&self, request: CniRequest) -> CniReply {
-        let _one_at_a_time = self.lock.lock().await;
+        let one_at_a_time = self.lock.lock().await;
         match request {
-            CniRequest::Add(add) => self.add(add).await.unwrap_or_else(|e| e),
+            CniRequest::Add(add) => match self.add(add).await {
+                Ok((reply, port_id)) => {
+                    drop(one_at_a_time);
+                    self.attachment(&port_id).await;
+                    reply
+                }
+                Err(e) => e,
+            },
             CniRequest::Del(target) => self.del(&target).await.unwrap_or_else(|e| e),
             CniRequest::Check(target) => self.check(&target).await.unwrap_or_else(|e| e),
             CniRequest::Status => match self.client {
@@ -339,7 +354,9 @@ impl CniService {
         )
     }
 
-    async fn add(&self, add: CniAdd) -> Result<CniReply, CniReply> {
+    /// Plugs the pod; the reply, and the port whose attachment it should
+    /// wait for.
+    async fn add(&self, add: CniAdd) -> Result<(CniReply, String), CniReply> {
         let target = &add.target;
         check_target(target)?;
         let netns = target.netns.clone().ok_or_else(|| {
@@ -395,8 +412,7 @@ impl CniService {
                 )
                 .await?;
             }
-            self.attachment(&known.port_id).await;
-            return Ok(CniReply::Attached(Box::new(known.result)));
+            return Ok((CniReply::Attached(Box::new(known.result)), known.port_id));
         }
         let pod = target.pod.as_ref().ok_or_else(|| {
             error(
@@ -465,12 +481,12 @@ impl CniService {
             let _ = self.records.forget(&target.container_id, &target.ifname);
             return Err(reply);
         }
-        self.attachment(&result.port_id).await;
         tracing::info!(
             container = %target.container_id, pod = %format!("{}/{}", pod.namespace, pod.name),
             port = %result.port_id, "pod plugged"
         );
-        Ok(CniReply::Attached(Box::new(result)))
+        let port_id = result.port_id.clone();
+        Ok((CniReply::Attached(Box::new(result)), port_id))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -508,7 +524,11 @@ impl CniService {
                 "cannot make the pod's interface",
                 chain(&e),
             )
-        })
+        })?;
+        if let Some(appeared) = &self.appeared {
+            appeared.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        Ok(())
     }
 
     async fn del(&self, target: &CniTarget) -> Result<CniReply, CniReply> {
