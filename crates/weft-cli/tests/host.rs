@@ -6,53 +6,21 @@
 //! without it; when the agent stops, its kernel routes and NAT table go.
 
 #[allow(dead_code)]
+mod fabric;
+#[allow(dead_code)]
 #[path = "overlay/support.rs"]
 mod support;
 
-use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
+use fabric::*;
 use support::*;
 use weft_lab::Lab;
 
-const PODS: &str = "default-domain:k8s-default:pods";
-const MASTER: &str = "k8s-master";
-const MASTER_IP: &str = "192.168.200.12";
-const NODE_IP: &str = "192.168.200.14";
-
-/// Kills (by pid) and reaps a process this test started.
-struct Started(Child);
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// `curl url` inside `from`: the body, or `None` if it failed.
-fn fetch(lab: &Lab, from: &str, url: &str) -> Result<Option<String>> {
-    let out = lab
-        .exec(from, "curl")?
-        .args(["-sf", "--noproxy", "*", "-m", "2", url])
-        .output()?;
-    Ok(out.status.success().then(|| stdout(&out)))
-}
-
-/// The client address the CGI script reports, as plain IPv4 (busybox
-/// httpd listens on a dual-stack socket: `[::ffff:a.b.c.d]`).
-fn client_of(body: &str) -> String {
-    body.trim()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .trim_start_matches("::ffff:")
-        .to_owned()
 }
 
 /// The node's `net.ipv4.ip_forward`.
@@ -177,21 +145,7 @@ fn the_node_reaches_its_pods_and_pods_reach_the_fabric_through_snat() -> Result<
 
             // A web server on k8s-master's underlay address that answers
             // with the client's address.
-            let master_site = tempfile::tempdir()?;
-            let cgi = master_site.path().join("cgi-bin");
-            std::fs::create_dir(&cgi)?;
-            let script = cgi.join("ip");
-            std::fs::write(
-                &script,
-                "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho \"$REMOTE_ADDR\"\n",
-            )?;
-            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
-            let _master_httpd = Started(
-                lab.exec(MASTER, "busybox")?
-                    .args(["httpd", "-f", "-p", "8081", "-h"])
-                    .arg(master_site.path())
-                    .spawn()?,
-            );
+            let _master_httpd = whoami_server(lab, MASTER, 8081)?;
             let whoami = format!("http://{MASTER_IP}:8081/cgi-bin/ip");
             let mut last = None;
             wait_for("k8s-master's server", Duration::from_secs(10), || {

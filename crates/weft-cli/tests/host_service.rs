@@ -6,54 +6,18 @@
 //! the answer comes back to the pod from the service address.
 
 #[allow(dead_code)]
+mod fabric;
+#[allow(dead_code)]
 #[path = "overlay/support.rs"]
 mod support;
 
-use std::os::unix::fs::PermissionsExt;
-use std::process::Child;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
+use fabric::*;
 use support::*;
-use weft_lab::Lab;
 
-const PODS: &str = "default-domain:k8s-default:pods";
 const SERVICES: &str = "default-domain:k8s-default:k8s-default-service-network";
-const MASTER: &str = "k8s-master";
-const MASTER_IP: &str = "192.168.200.12";
-const NODE_IP: &str = "192.168.200.14";
-
-/// Kills (by pid) and reaps a process this test started.
-struct Started(Child);
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `curl url` inside `from`: the body, or `None` if it failed.
-fn fetch(lab: &Lab, from: &str, url: &str) -> Result<Option<String>> {
-    let out = lab
-        .exec(from, "curl")?
-        .args(["-sf", "--noproxy", "*", "-m", "2", url])
-        .output()?;
-    Ok(out
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned()))
-}
-
-/// The client address the CGI script reports, as plain IPv4.
-fn client_of(body: &str) -> String {
-    body.trim()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .trim_start_matches("::ffff:")
-        .to_owned()
-}
-
 #[test]
 #[ignore = "needs root and network namespaces: run scripts/test as root"]
 fn a_pod_reaches_the_fabric_through_a_service_address() -> Result<()> {
@@ -112,21 +76,7 @@ fn a_pod_reaches_the_fabric_through_a_service_address() -> Result<()> {
 
             // The apiserver stand-in: k8s-master's underlay address, in no
             // VN, answering with the client's address.
-            let site = tempfile::tempdir()?;
-            let cgi = site.path().join("cgi-bin");
-            std::fs::create_dir(&cgi)?;
-            let script = cgi.join("ip");
-            std::fs::write(
-                &script,
-                "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho \"$REMOTE_ADDR\"\n",
-            )?;
-            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
-            let _httpd = Started(
-                lab.exec(MASTER, "busybox")?
-                    .args(["httpd", "-f", "-p", "6443", "-h"])
-                    .arg(site.path())
-                    .spawn()?,
-            );
+            let _httpd = whoami_server(lab, MASTER, 6443)?;
 
             let vip = create_port(
                 lab,

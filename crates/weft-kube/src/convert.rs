@@ -76,23 +76,36 @@ pub fn service(svc: &core::Service) -> Result<Service, String> {
                 .map_err(|_| format!("{who}: clusterIP {ip:?} is not an address"))?,
         ),
     };
-    let mut ports = Vec::new();
-    for p in spec.ports.iter().flatten() {
-        ports.push(ServicePort {
-            name: p.name.clone().unwrap_or_default(),
-            protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
-            port: u16::try_from(p.port)
-                .ok()
-                .filter(|n| *n != 0)
-                .ok_or_else(|| format!("{who}: port {} is out of range", p.port))?,
-        });
-    }
+    let ports = spec
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| service_port(&who, p.name.as_deref(), p.protocol.as_deref(), p.port))
+        .collect::<Result<_, _>>()?;
     Ok(Service {
         namespace,
         name,
         uid,
         cluster_ip,
         ports,
+    })
+}
+
+/// One port of a Service or of its Endpoints (the two carry the same
+/// fields in different types); TCP when the protocol is not given.
+fn service_port(
+    who: &str,
+    name: Option<&str>,
+    protocol: Option<&str>,
+    port: i32,
+) -> Result<ServicePort, String> {
+    Ok(ServicePort {
+        name: name.unwrap_or_default().to_owned(),
+        protocol: protocol.unwrap_or("TCP").to_owned(),
+        port: u16::try_from(port)
+            .ok()
+            .filter(|n| *n != 0)
+            .ok_or_else(|| format!("{who}: port {port} is out of range"))?,
     })
 }
 
@@ -111,17 +124,12 @@ pub fn endpoints(ep: &core::Endpoints) -> Result<Endpoints, String> {
                     .map_err(|_| format!("{who}: address {:?} is not an address", a.ip))?,
             );
         }
-        let mut ports = Vec::new();
-        for p in subset.ports.iter().flatten() {
-            ports.push(ServicePort {
-                name: p.name.clone().unwrap_or_default(),
-                protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
-                port: u16::try_from(p.port)
-                    .ok()
-                    .filter(|n| *n != 0)
-                    .ok_or_else(|| format!("{who}: port {} is out of range", p.port))?,
-            });
-        }
+        let ports = subset
+            .ports
+            .iter()
+            .flatten()
+            .map(|p| service_port(&who, p.name.as_deref(), p.protocol.as_deref(), p.port))
+            .collect::<Result<_, _>>()?;
         subsets.push(EndpointSubset { addresses, ports });
     }
     Ok(Endpoints {
