@@ -180,33 +180,7 @@ async fn namespace_and_pod_become_project_and_port() {
 async fn the_seed_pod_joins_the_vm_on_seamless() {
     let (memory, r) = world();
     let fq = |s: &str| -> FqName { s.parse().unwrap() };
-    memory
-        .run(Command::CreateProject(CreateProject {
-            fq_name: fq("default-domain:k8s-contrail"),
-            id: None,
-            description: String::new(),
-            tags: vec![],
-            external_id: None,
-        }))
-        .unwrap();
-    memory
-        .run(Command::CreateNetwork(CreateNetwork {
-            fq_name: fq("default-domain:k8s-contrail:seamless"),
-            id: None,
-            description: String::new(),
-            tags: vec![],
-            subnets: vec![CreateSubnet::with_cidr(
-                Prefix::parse_strict("192.168.1.0/24").unwrap(),
-            )],
-            vxlan_id: None,
-            route_targets: None,
-            forwarding_mode: None,
-            shared: false,
-            admin_state_up: None,
-            fabric_snat: false,
-            mtu: None,
-        }))
-        .unwrap();
+    memory.create_seamless();
     let vm = memory
         .run(Command::CreatePort(CreatePort::on(Ref::Name(fq(
             "default-domain:k8s-contrail:seamless",

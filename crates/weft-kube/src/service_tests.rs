@@ -363,34 +363,7 @@ async fn an_old_service_network_gives_its_gateway_address_back() {
 #[tokio::test]
 async fn pods_on_annotated_networks_reach_services_too() {
     let (memory, r) = world();
-    let name = |s: &str| weft_types::FqName::from_components(s.split(':')).unwrap();
-    memory
-        .run(Command::CreateProject(weft_model::CreateProject {
-            fq_name: name("default-domain:k8s-contrail"),
-            id: None,
-            description: String::new(),
-            tags: vec![],
-            external_id: None,
-        }))
-        .unwrap();
-    memory
-        .run(Command::CreateNetwork(CreateNetwork {
-            fq_name: name("default-domain:k8s-contrail:seamless"),
-            id: None,
-            description: String::new(),
-            tags: vec![],
-            subnets: vec![CreateSubnet::with_cidr(
-                Prefix::parse_strict("192.168.1.0/24").unwrap(),
-            )],
-            vxlan_id: None,
-            route_targets: None,
-            forwarding_mode: None,
-            shared: false,
-            admin_state_up: None,
-            fabric_snat: false,
-            mtu: None,
-        }))
-        .unwrap();
+    memory.create_seamless();
     let mut seamless = ns("seamless");
     seamless.annotations.insert(
         crate::annotation::TF_NETWORK.into(),

@@ -56,6 +56,37 @@ impl Memory {
         };
         model.execute(command, &mut ctx).map(|o| o.object)
     }
+
+    /// The seed's OpenStack side: project k8s-contrail and its VN seamless
+    /// (192.168.1.0/24), as `openstack network create` leaves them.
+    pub(crate) fn create_seamless(&self) {
+        let name = |s: &str| -> weft_types::FqName { s.parse().unwrap() };
+        self.run(Command::CreateProject(weft_model::CreateProject {
+            fq_name: name("default-domain:k8s-contrail"),
+            id: None,
+            description: String::new(),
+            tags: vec![],
+            external_id: None,
+        }))
+        .unwrap();
+        self.run(Command::CreateNetwork(weft_model::CreateNetwork {
+            fq_name: name("default-domain:k8s-contrail:seamless"),
+            id: None,
+            description: String::new(),
+            tags: vec![],
+            subnets: vec![weft_model::CreateSubnet::with_cidr(
+                weft_types::Prefix::parse_strict("192.168.1.0/24").unwrap(),
+            )],
+            vxlan_id: None,
+            route_targets: None,
+            forwarding_mode: None,
+            shared: false,
+            admin_state_up: None,
+            fabric_snat: false,
+            mtu: None,
+        }))
+        .unwrap();
+    }
 }
 
 impl Backend for Memory {
