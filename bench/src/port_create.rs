@@ -271,18 +271,8 @@ pub(crate) async fn prepare(client: &Client) -> anyhow::Result<()> {
         .context("creating the project")?;
     client
         .create::<VirtualNetworks>(&CreateNetwork {
-            fq_name: NETWORK.parse()?,
-            id: None,
-            description: String::new(),
-            tags: Vec::new(),
             subnets: vec![CreateSubnet::with_cidr(SUBNET.parse()?)],
-            vxlan_id: None,
-            route_targets: None,
-            forwarding_mode: None,
-            shared: false,
-            admin_state_up: None,
-            fabric_snat: false,
-            mtu: None,
+            ..CreateNetwork::named(NETWORK.parse()?)
         })
         .await
         .context("creating the network")?;

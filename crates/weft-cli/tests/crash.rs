@@ -35,18 +35,8 @@ async fn prepare(client: &Client) {
         .unwrap();
     client
         .create::<VirtualNetworks>(&CreateNetwork {
-            fq_name: "default-domain:crash:net".parse().unwrap(),
-            id: None,
-            description: String::new(),
-            tags: Vec::new(),
             subnets: vec![CreateSubnet::with_cidr("10.0.0.0/16".parse().unwrap())],
-            vxlan_id: None,
-            route_targets: None,
-            forwarding_mode: None,
-            shared: false,
-            admin_state_up: None,
-            fabric_snat: false,
-            mtu: None,
+            ..CreateNetwork::named("default-domain:crash:net".parse().unwrap())
         })
         .await
         .unwrap();

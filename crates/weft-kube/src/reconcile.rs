@@ -162,18 +162,11 @@ impl Planner<'_> {
                 self.plan
                     .commands
                     .push(Command::CreateNetwork(CreateNetwork {
-                        fq_name: name,
-                        id: None,
                         description: description.into(),
                         tags: tags(self.cluster),
                         subnets: vec![subnet],
-                        vxlan_id: None,
-                        route_targets: None,
-                        forwarding_mode: None,
-                        shared: false,
-                        admin_state_up: None,
                         fabric_snat,
-                        mtu: None,
+                        ..CreateNetwork::named(name)
                     }));
             }
             Some(n) => {

@@ -330,18 +330,8 @@ async fn an_old_service_network_gives_its_gateway_address_back() {
     subnet.dns_service_ip = Some(None);
     memory
         .run(Command::CreateNetwork(CreateNetwork {
-            fq_name: service_net.clone(),
-            id: None,
-            description: String::new(),
-            tags: Vec::new(),
             subnets: vec![subnet],
-            vxlan_id: None,
-            route_targets: None,
-            forwarding_mode: None,
-            shared: false,
-            admin_state_up: None,
-            fabric_snat: false,
-            mtu: None,
+            ..CreateNetwork::named(service_net.clone())
         }))
         .unwrap();
     let gateway = crate::backend::read(memory.as_ref(), |m| {

@@ -70,20 +70,10 @@ impl Memory {
         }))
         .unwrap();
         self.run(Command::CreateNetwork(weft_model::CreateNetwork {
-            fq_name: name("default-domain:k8s-contrail:seamless"),
-            id: None,
-            description: String::new(),
-            tags: vec![],
             subnets: vec![weft_model::CreateSubnet::with_cidr(
                 weft_types::Prefix::parse_strict("192.168.1.0/24").unwrap(),
             )],
-            vxlan_id: None,
-            route_targets: None,
-            forwarding_mode: None,
-            shared: false,
-            admin_state_up: None,
-            fabric_snat: false,
-            mtu: None,
+            ..weft_model::CreateNetwork::named(name("default-domain:k8s-contrail:seamless"))
         }))
         .unwrap();
     }

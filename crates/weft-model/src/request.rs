@@ -162,6 +162,26 @@ pub struct CreateNetwork {
     pub mtu: Option<u32>,
 }
 
+impl CreateNetwork {
+    /// A network with no subnet and every default taken.
+    pub fn named(fq_name: FqName) -> Self {
+        CreateNetwork {
+            fq_name,
+            id: None,
+            description: String::new(),
+            tags: Vec::new(),
+            subnets: Vec::new(),
+            vxlan_id: None,
+            route_targets: None,
+            forwarding_mode: None,
+            shared: false,
+            admin_state_up: None,
+            fabric_snat: false,
+            mtu: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateNetwork {
