@@ -65,8 +65,9 @@ fn the_node_reaches_its_pods_and_pods_reach_the_fabric_through_snat() -> Result<
             // Egress only: nothing may open a connection to the pod.
             let closed = "default-domain:k8s-default:closed";
             weft(lab, CONTROL, &["sg", "create", closed])?;
-            let port = create_port(
+            let (port, _) = pod_stand_in(
                 lab,
+                "pod",
                 &[
                     "--vn",
                     PODS,
@@ -74,23 +75,12 @@ fn the_node_reaches_its_pods_and_pods_reach_the_fabric_through_snat() -> Result<
                     "probe-me",
                     "--project",
                     "k8s-default",
-                    "--host",
-                    WORKER,
-                    "--vif-type",
-                    "veth",
                     "--sg",
                     closed,
                 ],
+                "10.32.0.1",
             )?;
             let pod_ip = port.ip.to_string();
-            lab.add_pod(
-                WORKER,
-                "pod",
-                &port.id,
-                port.mac,
-                format!("{pod_ip}/24").parse()?,
-                Some("10.32.0.1".parse()?),
-            )?;
 
             // The kernel route to the pod, through vhost0 from the node's
             // own address.

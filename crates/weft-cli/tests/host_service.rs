@@ -50,28 +50,11 @@ fn a_pod_reaches_the_fabric_through_a_service_address() -> Result<()> {
                 CONTROL,
                 &["vn", "create", SERVICES, "--subnet", "10.96.0.0/12"],
             )?;
-            let port = create_port(
+            let (port, _) = pod_stand_in(
                 lab,
-                &[
-                    "--vn",
-                    PODS,
-                    "--name",
-                    "client",
-                    "--project",
-                    "k8s-default",
-                    "--host",
-                    WORKER,
-                    "--vif-type",
-                    "veth",
-                ],
-            )?;
-            lab.add_pod(
-                WORKER,
                 "pod",
-                &port.id,
-                port.mac,
-                format!("{}/24", port.ip).parse()?,
-                Some("10.32.0.1".parse()?),
+                &["--vn", PODS, "--name", "client", "--project", "k8s-default"],
+                "10.32.0.1",
             )?;
 
             // The apiserver stand-in: k8s-master's underlay address, in no

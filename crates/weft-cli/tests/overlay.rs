@@ -227,28 +227,11 @@ fn every_encapsulation_on_the_wire() -> Result<()> {
         add_ingress(lab, VM_SG, &["--remote-ip", "0.0.0.0/0"])?;
         ping_until_ok(lab, "pod", "192.168.1.3")?;
         // A second pod on the worker, so labels differ per destination.
-        let port2 = create_port(
+        let (port2, pod2) = pod_stand_in(
             lab,
-            &[
-                "--vn",
-                VN,
-                "--name",
-                "cont2",
-                "--project",
-                "k8s-seamless",
-                "--host",
-                WORKER,
-                "--vif-type",
-                "veth",
-            ],
-        )?;
-        let pod2 = lab.add_pod(
-            WORKER,
             "pod2",
-            &port2.id,
-            port2.mac,
-            format!("{}/24", port2.ip).parse()?,
-            Some("192.168.1.1".parse()?),
+            &["--vn", VN, "--name", "cont2", "--project", "k8s-seamless"],
+            "192.168.1.1",
         )?;
         ping_until_ok(lab, "vm", &port2.ip.to_string())?;
         let vm_label = vif_label(lab, COMPUTE, &s.vm.host_interface)?;
@@ -598,28 +581,11 @@ fn forwarding_survives_a_killed_server() -> Result<()> {
             addresses(lab)? == ports_before,
             "addresses changed across the restart"
         );
-        let port = create_port(
+        let (port, _) = pod_stand_in(
             lab,
-            &[
-                "--vn",
-                VN,
-                "--name",
-                "late",
-                "--project",
-                "k8s-seamless",
-                "--host",
-                WORKER,
-                "--vif-type",
-                "veth",
-            ],
-        )?;
-        lab.add_pod(
-            WORKER,
             "late",
-            &port.id,
-            port.mac,
-            format!("{}/24", port.ip).parse()?,
-            Some("192.168.1.1".parse()?),
+            &["--vn", VN, "--name", "late", "--project", "k8s-seamless"],
+            "192.168.1.1",
         )?;
         ping_until_ok(lab, "vm", &port.ip.to_string())?;
         ping_until_ok(lab, "pod", "192.168.1.3")?;
@@ -742,30 +708,18 @@ fn a_qemu_vm_gets_its_address_by_dhcp_and_reaches_a_pod() -> Result<()> {
                 "compute:nova",
             ],
         )?;
-        let pod_port = create_port(
+        let (pod_port, _) = pod_stand_in(
             lab,
-            &[
-                "--vn",
-                VN,
-                "--name",
-                "cont",
-                "--project",
-                "k8s-seamless",
-                "--host",
-                WORKER,
-                "--vif-type",
-                "veth",
-            ],
-        )?;
-        add_ingress(lab, POD_SG, &["--remote-ip", "0.0.0.0/0"])?;
-        lab.add_pod(
-            WORKER,
             "pod",
-            &pod_port.id,
-            pod_port.mac,
-            "192.168.1.4/24".parse()?,
-            Some("192.168.1.1".parse()?),
+            &["--vn", VN, "--name", "cont", "--project", "k8s-seamless"],
+            "192.168.1.1",
         )?;
+        ensure!(
+            pod_port.ip.to_string() == "192.168.1.4",
+            "pod {}",
+            pod_port.ip
+        );
+        add_ingress(lab, POD_SG, &["--remote-ip", "0.0.0.0/0"])?;
 
         // The hypervisor creates and holds the tap, named as Nova names it
         // (QEMU as `weft vm boot` starts it, in the foreground here).

@@ -63,8 +63,9 @@ fn weft_vm_boots_a_qemu_vm_that_gets_its_address_by_dhcp_and_reaches_a_pod() -> 
         }
         api(lab, &["vn", "create", VN, "--subnet", "192.168.1.0/24"])?;
         // The pod stand-in holds .4, so the VM's port takes .3.
-        let pod_port = create_port(
+        pod_stand_in(
             lab,
+            "pod",
             &[
                 "--vn",
                 VN,
@@ -72,23 +73,12 @@ fn weft_vm_boots_a_qemu_vm_that_gets_its_address_by_dhcp_and_reaches_a_pod() -> 
                 "cont",
                 "--project",
                 "k8s-seamless",
-                "--host",
-                WORKER,
-                "--vif-type",
-                "veth",
                 "--ip",
                 "192.168.1.4",
             ],
+            "192.168.1.1",
         )?;
         add_ingress(lab, POD_SG, &["--remote-ip", "0.0.0.0/0"])?;
-        lab.add_pod(
-            WORKER,
-            "pod",
-            &pod_port.id,
-            pod_port.mac,
-            "192.168.1.4/24".parse()?,
-            Some("192.168.1.1".parse()?),
-        )?;
         let state = lab.state_dir().join("vms");
         let netns = lab.topology().netns(COMPUTE);
 

@@ -263,6 +263,30 @@ pub(crate) fn create_port(lab: &Lab, args: &[&str]) -> Result<PortInfo> {
     })
 }
 
+/// A pod stand-in on k8s-worker as the CNI plugin makes one: a port from
+/// `weft port create ARGS --host k8s-worker --vif-type veth`, then the
+/// veth in namespace `workload` holding the port's address (/24) with
+/// `gateway` as its default route.
+pub(crate) fn pod_stand_in(
+    lab: &mut Lab,
+    workload: &str,
+    args: &[&str],
+    gateway: &str,
+) -> Result<(PortInfo, Workload)> {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--host", WORKER, "--vif-type", "veth"]);
+    let port = create_port(lab, &all)?;
+    let pod = lab.add_pod(
+        WORKER,
+        workload,
+        &port.id,
+        port.mac,
+        format!("{}/24", port.ip).parse()?,
+        Some(gateway.parse()?),
+    )?;
+    Ok((port, pod))
+}
+
 /// The nodes of the reference topology, registered through the CLI.
 pub(crate) fn register_nodes(lab: &Lab) -> Result<()> {
     for host in lab.topology().computes() {
