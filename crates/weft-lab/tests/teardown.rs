@@ -63,7 +63,14 @@ fn teardown_by_prefix_after_a_crash() -> Result<()> {
     std::mem::forget(sleeper);
     std::mem::forget(lab);
 
-    let found = survey(&prefix);
+    // `ip netns exec` enters the namespace after it has started: give the
+    // sleeper a moment to be seen there.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut found = survey(&prefix);
+    while !found.iter().any(|s| s.pids.contains(&pid)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        found = survey(&prefix);
+    }
     let names: Vec<&str> = found.iter().map(|s| s.name.as_str()).collect();
     // The fabric and one per host.
     ensure!(names.len() == 7, "namespaces of the lab: {names:?}");
