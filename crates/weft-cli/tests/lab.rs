@@ -4,10 +4,15 @@
 //! as before), with the real binary. Needs root; says why and passes
 //! otherwise.
 
+#[allow(dead_code)]
+#[path = "vm/support.rs"]
+mod vm_support;
+
 use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Output};
 
 use anyhow::{Result, ensure};
+use vm_support::{openstack_venv_ready, scripts_dir};
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 
@@ -49,18 +54,25 @@ fn root_links() -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Processes whose command line mentions `needle`.
-fn processes_mentioning(needle: &str) -> Vec<String> {
+/// `/proc/PID/FILE` of every process that has one, NULs read as spaces.
+fn proc_files(file: &str) -> Vec<String> {
     std::fs::read_dir("/proc")
         .map(|d| {
             d.filter_map(|e| e.ok())
                 .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-                .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+                .filter_map(|e| std::fs::read(e.path().join(file)).ok())
                 .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-                .filter(|c| c.contains(needle))
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Processes whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    proc_files("cmdline")
+        .into_iter()
+        .filter(|c| c.contains(needle))
+        .collect()
 }
 
 fn namespaces(prefix: &str) -> Vec<String> {
@@ -278,17 +290,10 @@ fn full_seed_with_a_real_keystone() -> Result<()> {
     let _one_cluster = FULL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let scripts = format!("{}/../../scripts", env!("CARGO_MANIFEST_DIR"));
-    let venv = Command::new(format!("{scripts}/openstack-env"))
-        .arg("venv")
-        .output()?;
-    if !venv.status.success() {
-        eprintln!(
-            "SKIP: no OpenStack venv for the real Keystone: {}",
-            String::from_utf8_lossy(&venv.stderr)
-        );
+    if !openstack_venv_ready()? {
         return Ok(());
     }
+    let scripts = scripts_dir();
     let prefix = format!("wlf{}-", std::process::id());
     let state = tempfile::tempdir()?;
     let seed = lab(
@@ -401,20 +406,12 @@ static FULL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Mounts of any process that mention `needle`.
 fn mounts_mentioning(needle: &str) -> Vec<String> {
-    std::fs::read_dir("/proc")
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-                .filter_map(|e| std::fs::read_to_string(e.path().join("mountinfo")).ok())
-                .flat_map(|m| {
-                    m.lines()
-                        .filter(|l| l.contains(needle))
-                        .map(str::to_owned)
-                        .collect::<Vec<_>>()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    proc_files("mountinfo")
+        .iter()
+        .flat_map(|m| m.lines())
+        .filter(|l| l.contains(needle))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `weft lab up --full` with the real Kubernetes part, as an operator
@@ -432,17 +429,10 @@ fn full_kubernetes_up_scenario_exec_down() -> Result<()> {
         eprintln!("SKIP: not running as root (weft lab builds network namespaces)");
         return Ok(());
     }
-    let scripts = format!("{}/../../scripts", env!("CARGO_MANIFEST_DIR"));
-    let venv = Command::new(format!("{scripts}/openstack-env"))
-        .arg("venv")
-        .output()?;
-    if !venv.status.success() {
-        eprintln!(
-            "SKIP: no OpenStack venv for the real Keystone: {}",
-            String::from_utf8_lossy(&venv.stderr)
-        );
+    if !openstack_venv_ready()? {
         return Ok(());
     }
+    let scripts = scripts_dir();
     let plugin = std::path::Path::new(WEFT).with_file_name("weft-cni");
     ensure!(
         plugin.is_file(),

@@ -346,17 +346,10 @@ fn weft_vm_in_the_full_lab_goes_through_its_keystone() -> Result<()> {
         eprintln!("SKIP: not running as root (weft lab builds network namespaces)");
         return Ok(());
     }
-    let scripts = format!("{}/../../scripts", env!("CARGO_MANIFEST_DIR"));
-    let venv = Command::new(format!("{scripts}/openstack-env"))
-        .arg("venv")
-        .output()?;
-    if !venv.status.success() {
-        eprintln!(
-            "SKIP: no OpenStack venv for the real Keystone: {}",
-            String::from_utf8_lossy(&venv.stderr)
-        );
+    if !openstack_venv_ready()? {
         return Ok(());
     }
+    let scripts = scripts_dir();
     let prefix = format!("wvf{}-", std::process::id());
     let dir = tempfile::tempdir()?;
     let state = dir.path().join("lab");

@@ -20,6 +20,26 @@ pub(crate) fn vm_image() -> std::result::Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// The project's scripts directory.
+pub(crate) fn scripts_dir() -> String {
+    format!("{}/../../scripts", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Makes (or finds) the OpenStack venv of `scripts/openstack-env`, for the
+/// real Keystone; `false` after saying why when there is none.
+pub(crate) fn openstack_venv_ready() -> Result<bool> {
+    let venv = Command::new(format!("{}/openstack-env", scripts_dir()))
+        .arg("venv")
+        .output()?;
+    if !venv.status.success() {
+        eprintln!(
+            "SKIP: no OpenStack venv for the real Keystone: {}",
+            String::from_utf8_lossy(&venv.stderr)
+        );
+    }
+    Ok(venv.status.success())
+}
+
 pub(crate) fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
         s.lines()
