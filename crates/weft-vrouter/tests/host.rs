@@ -246,7 +246,7 @@ fn a_service_backend_outside_any_vn_is_reached_through_the_fabric() {
     // backend (the kernel masquerades it), and the reply the kernel hands
     // back comes to the pod from the service's address.
     let mut engine = node(egress_only(), true);
-    apply(&mut engine, vec![service]);
+    apply(&mut engine, vec![service.clone()]);
     let out = send(&mut engine, POD_VIF, &request);
     let frame = only_to(&out, HOST_VIF).expect("to the node's kernel");
     assert_eq!(udp_ends(frame), ((POD_IP, 40000), (OTHER_HOST, 6443)));
@@ -259,21 +259,7 @@ fn a_service_backend_outside_any_vn_is_reached_through_the_fabric() {
     // The pod's rules still hold on the backend's address: no egress, no
     // connection.
     let mut engine = node(vec![], true);
-    apply(
-        &mut engine,
-        vec![Command::SetService(ServiceConfig {
-            key: ServiceKey {
-                vrf: POD_VRF,
-                vip: v4(VIP),
-                protocol: 17,
-                port: 443,
-            },
-            backends: vec![Backend {
-                addr: v4(OTHER_HOST),
-                port: 6443,
-            }],
-        })],
-    );
+    apply(&mut engine, vec![service]);
     let out = send(&mut engine, POD_VIF, &request);
     assert!(out.is_empty(), "{out:?}");
     assert_eq!(engine.drop_stats().get(DropReason::FlowDenied), 1);
