@@ -283,6 +283,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 let _ = engine.apply(Command::SetAcl {
                     vif,
                     rules: acl(selector),
+                    // Stateless vifs judge replies by their own rules.
+                    stateful: selector & 2 == 0,
                 });
                 let priority = match selector % 3 {
                     0 => ENCAPS.to_vec(),
