@@ -1,46 +1,4 @@
-//! What kube-manager needs from the server: submit model commands through
-//! the single writer (so Kubernetes, Neutron and the native API share one
-//! model and one IPAM) and read the committed model. The server implements
-//! it over its writer; tests over an in-memory [`Model`].
+//! kube-manager's way into the server: the model's [`Backend`], shared with
+//! the Neutron API, so pods and VMs go through one writer and one IPAM.
 
-use std::future::Future;
-use std::pin::Pin;
-
-use weft_model::{Command, Model, ModelError, Object};
-
-/// Why a submitted command produced no object.
-#[derive(Debug, thiserror::Error)]
-pub enum SubmitError {
-    #[error(transparent)]
-    Refused(#[from] ModelError),
-    /// The writer or the store failed; nothing was written.
-    #[error("{0}")]
-    Unavailable(String),
-}
-
-/// A submitted command's answer, once durable.
-pub type Submitted = Pin<Box<dyn Future<Output = Result<Object, SubmitError>> + Send>>;
-
-pub trait Backend: Send + Sync + 'static {
-    /// Submits a command; resolves once it is committed (or refused), after
-    /// which [`Backend::read`] sees it.
-    fn submit(&self, command: Command) -> Submitted;
-
-    /// Runs `f` on the committed model.
-    fn read(&self, f: &mut dyn FnMut(&Model));
-}
-
-/// Runs `f` on the committed model and returns its result.
-pub fn read<T>(backend: &dyn Backend, f: impl FnOnce(&Model) -> T) -> T {
-    let mut f = Some(f);
-    let mut out = None;
-    backend.read(&mut |model| {
-        if let Some(f) = f.take() {
-            out = Some(f(model));
-        }
-    });
-    match out {
-        Some(out) => out,
-        None => panic!("Backend::read did not run its closure"),
-    }
-}
+pub use weft_model::backend::{Backend, SubmitError, Submitted, read};

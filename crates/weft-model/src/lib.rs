@@ -11,6 +11,7 @@
 //! can be asked, [`model`] for how state and allocators are kept, [`ipam`] for
 //! the address allocator.
 
+pub mod backend;
 pub mod compile;
 pub mod error;
 mod infra;

@@ -1,48 +1,6 @@
-//! What the Neutron API needs from the server: a way to submit model
-//! commands (through the server's single writer, so the Neutron API and the
-//! native API share one model and one IPAM) and a way to read the committed
-//! model.
+//! The Neutron API's way into the server: the model's [`Backend`], shared
+//! with kube-manager, so the Neutron and native APIs go through one writer
+//! and one IPAM.
 
-use std::future::Future;
-use std::pin::Pin;
-
-use weft_model::{Command, Model, ModelError, Object};
-
-/// Why a submitted command produced no object.
-#[derive(Debug, thiserror::Error)]
-pub enum SubmitError {
-    #[error(transparent)]
-    Refused(#[from] ModelError),
-    /// The writer or the store failed; nothing was written.
-    #[error("{0}")]
-    Unavailable(String),
-}
-
-/// A submitted command's answer, once durable.
-pub type Submitted = Pin<Box<dyn Future<Output = Result<Object, SubmitError>> + Send>>;
-
-/// The model the API works on.
-pub trait Backend: Send + Sync + 'static {
-    /// Submits a command; resolves once it is committed (or refused). A
-    /// committed write is visible to [`Backend::read`] when this resolves.
-    fn submit(&self, command: Command) -> Submitted;
-
-    /// Runs `f` on the committed model.
-    fn read(&self, f: &mut dyn FnMut(&Model));
-}
-
-/// Runs `f` on the committed model and returns its result.
-pub(crate) fn read<T>(backend: &dyn Backend, f: impl FnOnce(&Model) -> T) -> T {
-    let mut f = Some(f);
-    let mut out = None;
-    backend.read(&mut |model| {
-        if let Some(f) = f.take() {
-            out = Some(f(model));
-        }
-    });
-    match out {
-        Some(out) => out,
-        // A backend that does not call back is a bug in the server.
-        None => panic!("Backend::read did not run its closure"),
-    }
-}
+pub(crate) use weft_model::backend::read;
+pub use weft_model::backend::{Backend, SubmitError, Submitted};
