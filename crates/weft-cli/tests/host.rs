@@ -32,6 +32,22 @@ fn forwarding(lab: &Lab) -> Result<String> {
     )
 }
 
+/// Waits (as `what`) until the pod fetches `whoami` from k8s-master, and
+/// checks that the server saw the node's address: masqueraded on the way.
+fn pod_reaches_master_as_the_node(lab: &Lab, whoami: &str, what: &str) -> Result<()> {
+    let mut last = None;
+    wait_for(what, Duration::from_secs(20), || {
+        last = fetch(lab, "pod", whoami).ok().flatten();
+        last.is_some()
+    })
+    .with_context(|| format!("last answer: {last:?}"))?;
+    ensure!(
+        last.as_deref().map(client_of).as_deref() == Some(NODE_IP),
+        "{what}: the server saw {last:?}, not the node's address"
+    );
+    Ok(())
+}
+
 /// `program args` inside the node's namespace, as `ip netns exec` runs it.
 fn on_node(lab: &Lab, program: &str, args: &[&str]) -> Result<Output> {
     Ok(lab.exec(WORKER, program)?.args(args).output()?)
@@ -165,20 +181,7 @@ fn the_node_reaches_its_pods_and_pods_reach_the_fabric_through_snat() -> Result<
             // With it the server sees the node's address.
             let vn = api(lab, &["vn", "update", PODS, "--fabric-snat", "true"])?;
             ensure!(vn["fabric_snat"] == true, "vn update: {vn}");
-            let mut last = None;
-            wait_for(
-                "the pod to reach k8s-master",
-                Duration::from_secs(20),
-                || {
-                    last = fetch(lab, "pod", &whoami).ok().flatten();
-                    last.is_some()
-                },
-            )
-            .with_context(|| format!("last answer: {last:?}"))?;
-            ensure!(
-                last.as_deref().map(client_of).as_deref() == Some(NODE_IP),
-                "the server saw {last:?}, not the node's address"
-            );
+            pod_reaches_master_as_the_node(lab, &whoami, "the pod to reach k8s-master")?;
             let nat = on_node(lab, "nft", &["list", "table", "ip", "weft_fabric_snat"])?;
             ensure!(
                 stdout(&nat).contains("10.32.0.0/24") && stdout(&nat).contains("masquerade"),
@@ -248,20 +251,7 @@ fn the_node_reaches_its_pods_and_pods_reach_the_fabric_through_snat() -> Result<
             // Started again with the pod there: the new tap gets the
             // routes and the NAT rule back at once.
             lab.start_agent(WORKER)?;
-            let mut last = None;
-            wait_for(
-                "the pod to reach k8s-master again",
-                Duration::from_secs(20),
-                || {
-                    last = fetch(lab, "pod", &whoami).ok().flatten();
-                    last.is_some()
-                },
-            )
-            .with_context(|| format!("last answer: {last:?}"))?;
-            ensure!(
-                last.as_deref().map(client_of).as_deref() == Some(NODE_IP),
-                "after a restart the server saw {last:?}"
-            );
+            pod_reaches_master_as_the_node(lab, &whoami, "the pod to reach k8s-master again")?;
             ping_until_ok(lab, WORKER, &pod_ip)?;
             lab.stop_agent(WORKER);
             let nat = on_node(lab, "nft", &["list", "table", "ip", "weft_fabric_snat"])?;
