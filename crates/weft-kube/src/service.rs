@@ -207,7 +207,10 @@ pub(crate) fn plan(
             Some(lb) => {
                 let mut have = lb.client_network_ids.clone();
                 have.sort();
-                if lb.listeners != listeners || have != clients {
+                // Before every kind is listed, Endpoints and pods may be
+                // missing from the snapshot: a restart must not empty or
+                // narrow a working load balancer on the way.
+                if synced && (lb.listeners != listeners || have != clients) {
                     plan.commands.push(Command::UpdateLoadBalancer(
                         Ref::Id(*uid),
                         UpdateLoadBalancer {

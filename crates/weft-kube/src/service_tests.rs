@@ -246,6 +246,22 @@ async fn nothing_is_removed_before_the_cluster_is_listed() {
 }
 
 #[tokio::test]
+async fn backends_are_not_rewritten_before_the_cluster_is_listed() {
+    let (memory, r) = world();
+    let (k, k_eps) = kubernetes();
+    let s = snapshot(&["default"], vec![k.clone()], vec![k_eps]);
+    assert!(r.reconcile(&s, true).await.converged);
+    let before = lb(&memory, 0x1).unwrap();
+    assert_eq!(backends(&before, 0), vec!["192.168.200.12:6443"]);
+    // A restart: the Services are listed, their Endpoints not yet.
+    let out = r
+        .reconcile(&snapshot(&["default"], vec![k], vec![]), false)
+        .await;
+    assert_eq!(out.applied, 0, "{out:?}");
+    assert_eq!(lb(&memory, 0x1).unwrap(), before);
+}
+
+#[tokio::test]
 async fn no_endpoints_means_no_backend_and_headless_services_get_nothing() {
     let (memory, r) = world();
     let mut headless = svc("default", "h", 0x3, "10.96.0.9", vec![sport("", "TCP", 80)]);
