@@ -2,8 +2,10 @@
 //! plans and carries them out (engine commands, routes published, ports
 //! attached); [`Agent::run`] builds the whole process around it.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -30,6 +32,27 @@ pub struct Controller<P: Ports> {
     dataplane: Dataplane,
     ports: P,
     host: Option<HostStack>,
+    startup: Startup,
+}
+
+/// How long after its first configuration a starting agent waits for its
+/// ports' interfaces before it tells the control node its routes are
+/// complete (the control node then drops the paths it did not republish).
+pub const STARTUP_PUBLISH_WAIT: Duration = Duration::from_secs(10);
+
+/// Where the agent is in publishing its local routes after it started.
+#[derive(Debug)]
+enum Startup {
+    /// No configuration yet.
+    Unconfigured,
+    /// The first configuration is applied; these vifs' interfaces are
+    /// still being attached.
+    Attaching {
+        pending: BTreeSet<VifId>,
+        until: tokio::time::Instant,
+    },
+    /// End-of-RIB sent: every reconnect's replay ends with it.
+    Complete,
 }
 
 impl<P: Ports> Controller<P> {
@@ -48,6 +71,7 @@ impl<P: Ports> Controller<P> {
             dataplane,
             ports,
             host: None,
+            startup: Startup::Unconfigured,
         }
     }
 
@@ -67,6 +91,20 @@ impl<P: Ports> Controller<P> {
                 // Persist before the labels are used anywhere else.
                 if let Err(e) = self.store.save(&self.labels) {
                     tracing::error!(error = %e, "cannot persist labels");
+                }
+                if matches!(self.startup, Startup::Unconfigured) {
+                    let attaching: BTreeSet<VifId> = plan.attach.iter().map(|a| a.vif).collect();
+                    self.execute(plan).await;
+                    let pending = attaching
+                        .into_iter()
+                        .filter(|vif| !self.reconciler.is_plugged(*vif))
+                        .collect();
+                    self.startup = Startup::Attaching {
+                        pending,
+                        until: tokio::time::Instant::now() + STARTUP_PUBLISH_WAIT,
+                    };
+                    self.check_startup(false);
+                    return;
                 }
                 plan
             }
@@ -107,6 +145,38 @@ impl<P: Ports> Controller<P> {
         }
         let plan = self.reconciler.set_plugged(vif, plugged);
         self.execute(plan).await;
+        if plugged && let Startup::Attaching { pending, .. } = &mut self.startup {
+            pending.remove(&vif);
+            self.check_startup(false);
+        }
+    }
+
+    /// Ends the start once every port of the first configuration is
+    /// plugged, or when `waited_enough`: the local routes are published, and
+    /// the control node is told so (End-of-RIB).
+    fn check_startup(&mut self, waited_enough: bool) {
+        let Startup::Attaching { pending, .. } = &self.startup else {
+            return;
+        };
+        if !pending.is_empty() && !waited_enough {
+            return;
+        }
+        if !pending.is_empty() {
+            tracing::info!(
+                waiting = pending.len(),
+                "local routes declared complete with ports still unplugged"
+            );
+        }
+        self.startup = Startup::Complete;
+        self.session.local_routes_complete();
+    }
+
+    /// When the start stops waiting for interfaces, if it still does.
+    fn startup_deadline(&self) -> Option<tokio::time::Instant> {
+        match &self.startup {
+            Startup::Attaching { until, .. } => Some(*until),
+            _ => None,
+        }
     }
 
     async fn execute(&mut self, mut plan: Plan) {
@@ -156,14 +226,22 @@ impl<P: Ports> Controller<P> {
         mut plugs: mpsc::UnboundedReceiver<(VifId, bool)>,
     ) {
         loop {
+            let deadline = self.startup_deadline();
             tokio::select! {
                 event = events.recv() => match event {
                     Some(event) => self.handle(event).await,
                     None => return,
                 },
                 Some((vif, plugged)) = plugs.recv() => self.plugged(vif, plugged).await,
+                () = sleep_until(deadline), if deadline.is_some() => self.check_startup(true),
             }
         }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    if let Some(at) = deadline {
+        tokio::time::sleep_until(at).await;
     }
 }
 

@@ -514,6 +514,11 @@ impl Reconciler {
         }
     }
 
+    /// Whether the interface of `vif` is attached.
+    pub fn is_plugged(&self, vif: VifId) -> bool {
+        self.plugged.contains(&vif)
+    }
+
     /// The interface of `vif` was attached (`true`) or went away. A port's
     /// routes are published only while it is plugged, as TF's agent adds a
     /// port's route when its interface is added: no other node is sent

@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod common;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use weft_agent::agent::Controller;
@@ -54,13 +54,28 @@ impl Transmit for MemTransmit {
 
 struct Node {
     disconnected: Arc<AtomicBool>,
+    /// Sessions the node has had.
+    connected: Arc<AtomicUsize>,
     dataplane: Dataplane,
     delivered: mpsc::UnboundedReceiver<(VifId, Vec<u8>)>,
+    /// Aborting it ends the agent: its session closes.
+    controller: tokio::task::JoinHandle<()>,
     _session: Arc<AgentSession>,
     _state: tempfile::TempDir,
 }
 
 fn start_node(name: &str, ip: Ipv4Addr, server: &str, peers: &Peers) -> Result<Node> {
+    start_node_with_backoff(name, ip, server, peers, Duration::from_millis(20))
+}
+
+/// A node whose first reconnect comes `backoff` after a lost session.
+fn start_node_with_backoff(
+    name: &str,
+    ip: Ipv4Addr,
+    server: &str,
+    peers: &Peers,
+    backoff: Duration,
+) -> Result<Node> {
     let (tx, delivered) = mpsc::unbounded_channel();
     let transmit = MemTransmit {
         me: ip,
@@ -73,16 +88,22 @@ fn start_node(name: &str, ip: Ipv4Addr, server: &str, peers: &Peers) -> Result<N
     let ident = identity(name, ip);
     let encaps = ident.encapsulations.clone();
     let mut settings = AgentSettings::new(server, TOKEN, ident);
-    settings.backoff_min = Duration::from_millis(20);
+    settings.backoff_min = backoff;
     let (session, mut session_events) = AgentSession::start(settings)?;
-    // Watch the events on their way to the controller, to see Disconnected.
+    // Watch the events on their way to the controller, to see sessions
+    // come and go.
     let disconnected = Arc::new(AtomicBool::new(false));
+    let connected = Arc::new(AtomicUsize::new(0));
     let (forward, events) = mpsc::channel(1024);
-    let seen = disconnected.clone();
+    let (seen, sessions) = (disconnected.clone(), connected.clone());
     tokio::spawn(async move {
         while let Some(event) = session_events.recv().await {
-            if matches!(event, AgentEvent::Disconnected { .. }) {
-                seen.store(true, Ordering::SeqCst);
+            match event {
+                AgentEvent::Disconnected { .. } => seen.store(true, Ordering::SeqCst),
+                AgentEvent::Connected => {
+                    sessions.fetch_add(1, Ordering::SeqCst);
+                }
+                _ => {}
             }
             if forward.send(event).await.is_err() {
                 return;
@@ -100,14 +121,26 @@ fn start_node(name: &str, ip: Ipv4Addr, server: &str, peers: &Peers) -> Result<N
     );
     // NoPorts plugs every port as it is attached: nothing reports plugs.
     let (_, plugs) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(controller.run(events, plugs));
+    let controller = tokio::spawn(controller.run(events, plugs));
     Ok(Node {
+        controller,
         disconnected,
+        connected,
         dataplane,
         delivered,
         _session: session,
         _state: state,
     })
+}
+
+/// Serves `source` on `listener` until the returned sender is dropped.
+fn serve_control(source: Arc<FakeSource>, listener: TcpListener) -> Result<oneshot::Sender<()>> {
+    let control = ControlNode::new(ControlSettings::new(TOKEN), source)?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(control.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    Ok(stop)
 }
 
 fn host(ip: [u8; 4]) -> Prefix {
@@ -168,13 +201,9 @@ async fn both_engines_learn_each_others_workload_and_sgs_gate_the_ping() -> Resu
     let source = FakeSource::new();
     source.set("os-compute", node_config(vm_port(), false));
     source.set("k8s-worker", node_config(pod_port(), false));
-    let control = ControlNode::new(ControlSettings::new(TOKEN), source.clone())?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let server = format!("http://{}", listener.local_addr()?);
-    let (stop_control, stopped) = oneshot::channel::<()>();
-    tokio::spawn(control.serve(listener, async {
-        let _ = stopped.await;
-    }));
+    let stop_control = serve_control(source.clone(), listener)?;
 
     let peers = Peers::default();
     let mut compute = start_node("os-compute", COMPUTE, &server, &peers)?;
@@ -273,4 +302,150 @@ async fn both_engines_learn_each_others_workload_and_sgs_gate_the_ping() -> Resu
     let headless = delivered_echo(&mut compute, POD_IP, VM_IP, Duration::from_secs(2)).await;
     assert_eq!(headless, Some(vm_vif), "pod → VM while headless");
     Ok(())
+}
+
+async fn route_to(node: &Node, remote: [u8; 4]) -> bool {
+    let prefix = host(remote);
+    node.dataplane
+        .query(move |e| e.route_get(VrfId(VN_ID), prefix).ok().flatten())
+        .await
+        .flatten()
+        .is_some()
+}
+
+/// A control node that starts again knows no route. The worker, back
+/// first, must keep the VM's route until os-compute has republished it:
+/// ending the worker's sync at once would drop the route for that while
+/// (a lost reply in the lab's killed-server test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_control_node_leaves_routes_in_place_until_their_origin_is_back() -> Result<()>
+{
+    let source = FakeSource::new();
+    source.set("os-compute", node_config(vm_port(), false));
+    source.set("k8s-worker", node_config(pod_port(), false));
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = format!("http://{addr}");
+    let stop_control = serve_control(source.clone(), listener)?;
+
+    let peers = Peers::default();
+    // os-compute comes back 3 s after losing its session; the worker at once.
+    let compute = start_node_with_backoff(
+        "os-compute",
+        COMPUTE,
+        &server,
+        &peers,
+        Duration::from_secs(3),
+    )?;
+    let worker = start_node("k8s-worker", WORKER, &server, &peers)?;
+    for (node, remote) in [(&worker, VM_IP), (&compute, POD_IP)] {
+        eventually(node, "the remote /32", move |e| {
+            e.route_get(VrfId(VN_ID), host(remote)).ok().flatten()
+        })
+        .await?;
+    }
+
+    drop(stop_control);
+    for _ in 0..100 {
+        if compute.disconnected.load(Ordering::SeqCst) && worker.disconnected.load(Ordering::SeqCst)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        compute.disconnected.load(Ordering::SeqCst),
+        "compute lost its session"
+    );
+    assert!(
+        worker.disconnected.load(Ordering::SeqCst),
+        "worker lost its session"
+    );
+    let listener = TcpListener::bind(addr).await?;
+    let _control = serve_control(source.clone(), listener)?;
+
+    // The worker is back long before os-compute; through that window it
+    // keeps the VM's route.
+    let back = tokio::time::Instant::now();
+    let mut worker_back = false;
+    while back.elapsed() < Duration::from_millis(2_000) {
+        worker_back |= worker.connected.load(Ordering::SeqCst) == 2;
+        assert!(
+            route_to(&worker, VM_IP).await,
+            "the worker dropped the VM's route {} ms after the control node restarted",
+            back.elapsed().as_millis()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(worker_back, "the worker did not reconnect within 2 s");
+    assert_eq!(
+        compute.connected.load(Ordering::SeqCst),
+        1,
+        "os-compute came back too early for the check"
+    );
+    // os-compute returns and both still hold each other's route.
+    while compute.connected.load(Ordering::SeqCst) < 2 {
+        ensure!(
+            back.elapsed() < Duration::from_secs(10),
+            "os-compute did not reconnect"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        route_to(&worker, VM_IP).await,
+        "the VM's route after os-compute is back"
+    );
+    assert!(
+        route_to(&compute, POD_IP).await,
+        "the pod's route after os-compute is back"
+    );
+    Ok(())
+}
+
+/// An agent that starts again tells the control node when its routes are
+/// republished (End-of-RIB), so a path it no longer has is withdrawn then,
+/// not when the 30 s grace period ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_agent_ends_its_stale_routes_with_end_of_rib() -> Result<()> {
+    let source = FakeSource::new();
+    source.set("os-compute", node_config(vm_port(), false));
+    source.set("k8s-worker", node_config(pod_port(), false));
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let server = format!("http://{}", listener.local_addr()?);
+    let _control = serve_control(source.clone(), listener)?;
+    let peers = Peers::default();
+    let compute = start_node("os-compute", COMPUTE, &server, &peers)?;
+    let worker = start_node("k8s-worker", WORKER, &server, &peers)?;
+    eventually(&worker, "the VM's route", |e| {
+        e.route_get(VrfId(VN_ID), host(VM_IP)).ok().flatten()
+    })
+    .await?;
+
+    // os-compute's agent stops; the VM goes while it is away.
+    compute.controller.abort();
+    drop(compute);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        route_to(&worker, VM_IP).await,
+        "the VM's route kept through the grace period"
+    );
+    source.set("os-compute", node_config_without_ports());
+    let restarted = tokio::time::Instant::now();
+    let _compute = start_node("os-compute", COMPUTE, &server, &peers)?;
+    while route_to(&worker, VM_IP).await {
+        ensure!(
+            restarted.elapsed() < Duration::from_secs(10),
+            "the VM's route outlived the restarted agent's End-of-RIB"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+fn node_config_without_ports() -> weft_control::proto::NodeConfig {
+    let mut config = node_config(vm_port(), false);
+    config.ports.clear();
+    config.generation += 1;
+    config
 }

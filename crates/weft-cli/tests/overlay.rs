@@ -570,10 +570,12 @@ fn forwarding_survives_a_killed_server() -> Result<()> {
         let out = handle
             .join()
             .map_err(|_| anyhow::anyhow!("ping thread panicked"))??;
-        let result = ping_summary(&String::from_utf8_lossy(&out.stdout))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let result = ping_summary(&stdout)?;
         ensure!(
             result.sent == 100 && result.all(),
-            "replies lost while headless: {result:?}"
+            "replies lost while headless: {result:?}, no reply to icmp_seq {:?}",
+            missing_replies(&stdout, result.sent)
         );
 
         // Resynchronised: the same addresses, and a new pod is reachable.
@@ -592,6 +594,15 @@ fn forwarding_survives_a_killed_server() -> Result<()> {
         ensure!(s.vm_port.ip.to_string() == "192.168.1.3", "VM address");
         Ok(())
     })
+}
+
+/// The sequence numbers below `sent` that busybox ping printed no reply for.
+fn missing_replies(out: &str, sent: u32) -> Vec<u32> {
+    let answered: std::collections::BTreeSet<u32> = out
+        .lines()
+        .filter_map(|l| l.split("seq=").nth(1)?.split_whitespace().next()?.parse().ok())
+        .collect();
+    (0..sent).filter(|seq| !answered.contains(seq)).collect()
 }
 
 /// Port id → addresses, through the API.

@@ -34,6 +34,12 @@
 //!   it republishes are refreshed silently (reflected only if changed), and
 //!   on its `EndOfRib` the still-stale ones are withdrawn. If the deadline
 //!   passes, all its stale paths are withdrawn.
+//! * Server start: the new reflector knows no path while the agents still
+//!   forward with the previous one's. Until every node that holds ports
+//!   ([`server::ConfigSource::nodes`]) has sent its `EndOfRib`, or the
+//!   grace period has passed, it holds back the `EndOfRib` of every
+//!   subscription, so no agent drops a remote route its origin has not
+//!   had the time to republish.
 //! * Agent ([`agent`]): on disconnect it emits
 //!   [`agent::AgentEvent::Disconnected`] and keeps everything (headless);
 //!   its copy of remote routes is marked stale. It reconnects with
@@ -42,7 +48,9 @@
 //!   declared its local routes complete
 //!   ([`agent::AgentSession::local_routes_complete`]); a freshly started
 //!   agent sends it only then, so the server keeps its stale paths until
-//!   it has republished. On server shutdown every session ends with
+//!   it has republished. `weft agent` declares them complete once every
+//!   port of its first configuration is plugged, or 10 s after that
+//!   configuration. On server shutdown every session ends with
 //!   `Unavailable` and the agents go headless. For each VRF, the
 //!   server's `EndOfRib` makes it drop the remote routes not refreshed
 //!   since the reconnect, emitting one [`agent::AgentEvent::RouteWithdrawn`]

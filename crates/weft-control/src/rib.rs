@@ -17,6 +17,14 @@
 //! it publishes again is refreshed (reflected only if it changed), and on
 //! its End-of-RIB the paths still stale are withdrawn. If the deadline
 //! passes first, all its stale paths are withdrawn.
+//!
+//! A reflector that starts after a restart of the control node knows no
+//! path at all, while its agents still forward with what the previous one
+//! reflected. Were it to end a subscriber's sync at once, that agent would
+//! drop every remote route the other agents have not republished yet. So
+//! [`Rib::starting`] takes the nodes expected to publish and holds each
+//! subscription's End-of-RIB until all of them have sent theirs, or the
+//! grace period has passed (BGP's selection deferral, RFC 4724 §4.1).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -197,6 +205,18 @@ pub struct Rib {
     routes: BTreeMap<String, BTreeMap<(Prefix, String), Path>>,
     /// vrf → subscribed sessions.
     subscribers: BTreeMap<String, BTreeSet<SessionId>>,
+    /// Set from start until the expected nodes have republished.
+    deferral: Option<Deferral>,
+}
+
+/// End-of-RIBs held back after a start (see the module documentation).
+#[derive(Debug)]
+struct Deferral {
+    until: Instant,
+    /// Nodes whose End-of-RIB has not arrived yet.
+    waiting: BTreeSet<String>,
+    /// (session, VRF) whose End-of-RIB is due once the wait ends.
+    held: BTreeSet<(SessionId, String)>,
 }
 
 impl Rib {
@@ -208,7 +228,34 @@ impl Rib {
             sessions: BTreeMap::new(),
             routes: BTreeMap::new(),
             subscribers: BTreeMap::new(),
+            deferral: None,
         }
+    }
+
+    /// A reflector started at `now` while `nodes` may still forward with
+    /// paths a previous control node reflected: subscribers get their
+    /// End-of-RIB once every one of `nodes` has sent its own, or `grace`
+    /// after `now`, whichever comes first.
+    pub fn starting(
+        grace: Duration,
+        nodes: impl IntoIterator<Item = String>,
+        now: Instant,
+    ) -> Self {
+        let waiting: BTreeSet<String> = nodes.into_iter().collect();
+        let mut rib = Self::new(grace);
+        if !waiting.is_empty() {
+            rib.deferral = Some(Deferral {
+                until: now + grace,
+                waiting,
+                held: BTreeSet::new(),
+            });
+        }
+        rib
+    }
+
+    /// Whether subscribers' End-of-RIBs are still held back.
+    pub fn deferring(&self) -> bool {
+        self.deferral.is_some()
     }
 
     /// Reacts to one input at time `now`.
@@ -247,6 +294,13 @@ impl Rib {
             RibInput::EndOfRib { session } => {
                 if let Some(node) = self.session_mut(session, &mut out).map(|s| s.node.clone()) {
                     self.sweep_stale(&node, &mut out);
+                    let complete = self.deferral.as_mut().is_some_and(|d| {
+                        d.waiting.remove(&node);
+                        d.waiting.is_empty()
+                    });
+                    if complete {
+                        self.end_deferral(&mut out);
+                    }
                 }
             }
             RibInput::SessionDown { session } => self.session_down(session, now),
@@ -254,14 +308,23 @@ impl Rib {
         out
     }
 
-    /// When [`Rib::poll`] next has work: the earliest grace deadline.
+    /// When [`Rib::poll`] next has work: the earliest grace deadline, or
+    /// the end of the start's deferral.
     pub fn poll_at(&self) -> Option<Instant> {
-        self.nodes.values().filter_map(|n| n.stale_until).min()
+        self.nodes
+            .values()
+            .filter_map(|n| n.stale_until)
+            .chain(self.deferral.as_ref().map(|d| d.until))
+            .min()
     }
 
-    /// Withdraws the stale paths of every node whose grace ran out by `now`.
+    /// Withdraws the stale paths of every node whose grace ran out by `now`
+    /// and ends a start's deferral whose time is up.
     pub fn poll(&mut self, now: Instant) -> Vec<RibOutput> {
         let mut out = Vec::new();
+        if self.deferral.as_ref().is_some_and(|d| d.until <= now) {
+            self.end_deferral(&mut out);
+        }
         let expired: Vec<String> = self
             .nodes
             .iter()
@@ -376,7 +439,29 @@ impl Rib {
                 }
             }
         }
-        out.push(RibOutput::EndOfRib { to: session, vrf });
+        match &mut self.deferral {
+            Some(deferral) => {
+                deferral.held.insert((session, vrf));
+            }
+            None => out.push(RibOutput::EndOfRib { to: session, vrf }),
+        }
+    }
+
+    /// Sends the End-of-RIBs held since the start to the sessions still
+    /// subscribed.
+    fn end_deferral(&mut self, out: &mut Vec<RibOutput>) {
+        let Some(deferral) = self.deferral.take() else {
+            return;
+        };
+        for (to, vrf) in deferral.held {
+            let subscribed = self
+                .sessions
+                .get(&to)
+                .is_some_and(|s| s.subscriptions.contains(&vrf));
+            if subscribed {
+                out.push(RibOutput::EndOfRib { to, vrf });
+            }
+        }
     }
 
     fn publish(

@@ -105,10 +105,7 @@ fn subscribe_dumps_current_routes_then_end_of_rib() {
         vec![
             add(3, "192.168.1.3/32", A_IP, 17),
             add(3, "192.168.1.4/32", B_IP, 18),
-            RibOutput::EndOfRib {
-                to: 3,
-                vrf: VRF.into()
-            },
+            eor(3),
         ]
     );
 }
@@ -330,4 +327,81 @@ fn same_prefix_from_two_nodes_keeps_both_paths() {
         ]
     );
     assert_eq!(rib.routes(VRF).len(), 1);
+}
+
+fn end_of_rib(rib: &mut Rib, session: SessionId, now: Instant) -> Vec<RibOutput> {
+    rib.handle(RibInput::EndOfRib { session }, now)
+}
+
+fn eor(to: SessionId) -> RibOutput {
+    RibOutput::EndOfRib {
+        to,
+        vrf: VRF.into(),
+    }
+}
+
+/// After a restart of the control node, B must not hear End-of-RIB (and
+/// drop A's path) before A has republished: the restart window in which a
+/// reply between the two was lost.
+#[test]
+fn a_started_reflector_holds_end_of_rib_until_the_expected_nodes_republished() {
+    let t0 = Instant::now();
+    let mut rib = Rib::starting(GRACE, ["a".to_owned(), "b".to_owned()], t0);
+    assert!(rib.deferring());
+    up(&mut rib, 2, "b", B_IP, t0);
+    assert!(
+        sub(&mut rib, 2, t0).is_empty(),
+        "B's sync ended before A spoke"
+    );
+    assert!(end_of_rib(&mut rib, 2, t0).is_empty());
+    up(&mut rib, 1, "a", A_IP, t0);
+    assert!(sub(&mut rib, 1, t0).is_empty());
+    assert_eq!(
+        publish(&mut rib, 1, "192.168.1.3/32", 17, t0),
+        vec![add(2, "192.168.1.3/32", A_IP, 17)]
+    );
+    assert_eq!(end_of_rib(&mut rib, 1, t0), vec![eor(1), eor(2)]);
+    assert!(!rib.deferring());
+    // From now on a subscription ends at once.
+    up(&mut rib, 3, "c", C_IP, t0);
+    assert_eq!(
+        sub(&mut rib, 3, t0),
+        vec![add(3, "192.168.1.3/32", A_IP, 17), eor(3)]
+    );
+}
+
+#[test]
+fn a_started_reflector_stops_waiting_when_the_grace_period_ends() {
+    let t0 = Instant::now();
+    let mut rib = Rib::starting(GRACE, ["a".to_owned(), "gone".to_owned()], t0);
+    assert_eq!(rib.poll_at(), Some(t0 + GRACE));
+    up(&mut rib, 1, "a", A_IP, t0);
+    assert!(sub(&mut rib, 1, t0).is_empty());
+    // A subscription dropped while held gets no End-of-RIB.
+    up(&mut rib, 2, "b", B_IP, t0);
+    assert!(sub(&mut rib, 2, t0).is_empty());
+    rib.handle(
+        RibInput::Unsubscribe {
+            session: 2,
+            vrf: VRF.into(),
+        },
+        t0,
+    );
+    assert!(
+        end_of_rib(&mut rib, 1, t0).is_empty(),
+        "still waiting for 'gone'"
+    );
+    assert!(rib.poll(t0 + GRACE - Duration::from_millis(1)).is_empty());
+    assert_eq!(rib.poll(t0 + GRACE), vec![eor(1)]);
+    assert!(!rib.deferring());
+    assert_eq!(rib.poll_at(), None);
+}
+
+#[test]
+fn a_reflector_started_without_known_nodes_does_not_wait() {
+    let t0 = Instant::now();
+    let mut rib = Rib::starting(GRACE, Vec::new(), t0);
+    assert!(!rib.deferring());
+    up(&mut rib, 1, "a", A_IP, t0);
+    assert_eq!(sub(&mut rib, 1, t0), vec![eor(1)]);
 }

@@ -36,6 +36,12 @@ pub trait ConfigSource: Send + Sync + 'static {
     fn port_status(&self, node: &str, port_id: &str, state: proto::PortState) {
         let _ = (node, port_id, state);
     }
+    /// The nodes that hold ports, read once at start: until each has
+    /// republished (or the grace period ends), subscribers keep the remote
+    /// routes a previous control node gave them. Default: none.
+    fn nodes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// How the control node runs.
@@ -113,7 +119,8 @@ impl ControlNode {
     ) -> Result<Self, ControlError> {
         let check = TokenCheck::new(&settings.token)?;
         let (rib_tx, rib_rx) = mpsc::unbounded_channel();
-        tokio::spawn(run_rib(Rib::new(settings.grace), rib_rx));
+        let rib = Rib::starting(settings.grace, source.nodes(), Instant::now());
+        tokio::spawn(run_rib(rib, rib_rx));
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,

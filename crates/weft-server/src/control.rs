@@ -1,6 +1,7 @@
 //! The control node's view of the model: each node's desired state,
 //! compiled from the committed model and handed to `weft-control`.
 
+use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
@@ -46,6 +47,22 @@ impl ConfigSource for ModelConfigSource {
 
     fn subscribe(&self) -> watch::Receiver<u64> {
         self.writer.revisions()
+    }
+
+    fn nodes(&self) -> Vec<String> {
+        let hosts = |view: &View| -> BTreeSet<String> {
+            view.model
+                .ports()
+                .filter_map(|p| p.binding_host_id.clone())
+                .filter(|host| !host.is_empty())
+                .collect()
+        };
+        match self.view.read() {
+            Ok(view) => hosts(&view),
+            Err(poisoned) => hosts(&poisoned.into_inner()),
+        }
+        .into_iter()
+        .collect()
     }
 
     /// The agent has (or no longer has) the port's interface: Neutron's

@@ -61,6 +61,10 @@ impl ConfigSource for FakeSource {
         self.changes.subscribe()
     }
 
+    fn nodes(&self) -> Vec<String> {
+        self.configs.lock().expect("lock").keys().cloned().collect()
+    }
+
     fn port_status(&self, node: &str, port_id: &str, state: proto::PortState) {
         let mut active = self.active.lock().expect("lock");
         let key = (node.to_owned(), port_id.to_owned());
