@@ -600,7 +600,14 @@ fn forwarding_survives_a_killed_server() -> Result<()> {
 fn missing_replies(out: &str, sent: u32) -> Vec<u32> {
     let answered: std::collections::BTreeSet<u32> = out
         .lines()
-        .filter_map(|l| l.split("seq=").nth(1)?.split_whitespace().next()?.parse().ok())
+        .filter_map(|l| {
+            l.split("seq=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .collect();
     (0..sent).filter(|seq| !answered.contains(seq)).collect()
 }
