@@ -59,6 +59,10 @@ pub struct PodPort {
     /// `domain:project` of the port's project.
     pub project: String,
     pub addresses: Vec<PodAddress>,
+    /// The network's MTU when one is set on it, capped to what the overlay
+    /// carries; absent, the node's own choice stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
     /// Whether this call created the port (`false`: it existed already).
     pub created: bool,
 }

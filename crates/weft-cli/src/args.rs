@@ -509,8 +509,8 @@ pub enum VnCmd {
         /// its underlay address.
         #[arg(long)]
         fabric_snat: bool,
-        /// The MTU DHCP hands to workloads (default and cap: what fits the
-        /// overlay).
+        /// The MTU workloads get, by DHCP (VMs) or on their interface
+        /// (pods); default and cap: what fits the overlay.
         #[arg(long)]
         mtu: Option<u32>,
     },
@@ -520,7 +520,8 @@ pub enum VnCmd {
         /// true or false: workloads reach the fabric through their node.
         #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
         fabric_snat: Option<bool>,
-        /// The MTU DHCP hands to workloads; 0: back to what fits the overlay.
+        /// The MTU workloads get (DHCP, pods' interfaces); 0: back to what
+        /// fits the overlay. Pods already running keep theirs.
         #[arg(long)]
         mtu: Option<u32>,
     },

@@ -193,6 +193,20 @@ fn add(pod: &Pod, conf: &Value) -> Result<Value> {
     Ok(result)
 }
 
+/// `ip -o link show dev eth0` inside the pod.
+fn eth0_link(pod: &Pod) -> Result<String> {
+    let mut c = Command::new("ip");
+    c.args(["-n", &pod.netns, "-o", "link", "show", "dev", "eth0"]);
+    run(c)
+}
+
+/// The `mtu N` of an `ip -o link` line.
+fn mtu_of(line: &str) -> Option<u32> {
+    let mut words = line.split_whitespace();
+    words.find(|w| *w == "mtu")?;
+    words.next()?.parse().ok()
+}
+
 fn port_ids(lab: &Lab) -> Result<BTreeSet<String>> {
     let mut command = lab.weft(CONTROL)?;
     command.args(["-o", "json", "port", "list"]);
@@ -252,11 +266,7 @@ fn scenario(lab: &mut Lab, prefix: &str) -> Result<()> {
         c
     })?;
     ensure!(link.contains("10.32.0.3/24"), "eth0 of pod a: {link}");
-    let mtu = run({
-        let mut c = Command::new("ip");
-        c.args(["-n", &a.netns, "-o", "link", "show", "dev", "eth0"]);
-        c
-    })?;
+    let mtu = eth0_link(&a)?;
     let underlay = run({
         let mut c = Command::new("ip");
         c.args([
@@ -270,11 +280,6 @@ fn scenario(lab: &mut Lab, prefix: &str) -> Result<()> {
         ]);
         c
     })?;
-    let mtu_of = |line: &str| -> Option<u32> {
-        let mut words = line.split_whitespace();
-        words.find(|w| *w == "mtu")?;
-        words.next()?.parse().ok()
-    };
     let (pod_mtu, underlay_mtu) = (mtu_of(&mtu), mtu_of(&underlay));
     ensure!(
         pod_mtu.is_some() && pod_mtu == underlay_mtu.map(|m| m - 50),
@@ -361,6 +366,19 @@ fn scenario(lab: &mut Lab, prefix: &str) -> Result<()> {
         let (exit, out) = cni("DEL", p, &worker)?;
         ensure!(exit == 0, "DEL of pod {}: {out}", p.name);
     }
+
+    // A network's own MTU is the pod's, within what the node allows.
+    api(lab, &["vn", "update", POD_NET, "--mtu", "1300"])?;
+    let m = Pod::new(prefix, "m", "eb3c4d5e-0000-4000-8000-00000000000e")?;
+    let rm = add(&m, &worker)?;
+    let m_mtu = mtu_of(&eth0_link(&m)?);
+    ensure!(
+        m_mtu == Some(1300),
+        "a pod on a network with MTU 1300 has {m_mtu:?}: {rm}"
+    );
+    let (exit, out) = cni("DEL", &m, &worker)?;
+    ensure!(exit == 0, "DEL of pod m: {out}");
+    api(lab, &["vn", "update", POD_NET, "--mtu", "0"])?;
 
     // Restarts keep addresses: server and the compute agent go and come back.
     lab.stop_server();

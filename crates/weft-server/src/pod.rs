@@ -141,11 +141,9 @@ fn addresses(model: &Model, port: &Port) -> Vec<PodAddress> {
 }
 
 fn describe(model: &Model, port: Port, created: bool) -> PodPort {
-    let network = model
-        .networks()
-        .find(|n| n.meta.id == port.network_id)
-        .map(|n| n.fq_name.to_string())
-        .unwrap_or_default();
+    let network = model.networks().find(|n| n.meta.id == port.network_id);
+    let mtu = network.and_then(|n| n.mtu.map(|_| model.network_mtu(n)));
+    let network = network.map(|n| n.fq_name.to_string()).unwrap_or_default();
     let project = model
         .projects()
         .find(|p| p.meta.id == port.project_id)
@@ -156,6 +154,7 @@ fn describe(model: &Model, port: Port, created: bool) -> PodPort {
         network,
         project,
         port,
+        mtu,
         created,
     }
 }

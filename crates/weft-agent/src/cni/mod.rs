@@ -79,7 +79,8 @@ pub struct CniSettings {
     pub api: Option<String>,
     /// MTU of pod interfaces unless the plugin's configuration sets one;
     /// `None`: the underlay interface's MTU less the largest tunnel
-    /// overhead ([`TUNNEL_OVERHEAD`]).
+    /// overhead ([`TUNNEL_OVERHEAD`]). A network with an MTU of its own
+    /// gives its pods that one when it is lower.
     pub mtu: Option<u32>,
     /// Where the plugin spools DELs while the agent is away.
     pub spool: PathBuf,
@@ -450,7 +451,9 @@ impl CniService {
             .await
             .map_err(|e| server_error(&e, pod))?;
         let host_if = weft_model::compile::interface_name(&port.port);
-        let mtu = add.mtu.unwrap_or(self.mtu);
+        // The network's MTU, never more than this node's setting allows.
+        let node_mtu = add.mtu.unwrap_or(self.mtu);
+        let mtu = port.mtu.map_or(node_mtu, |network| network.min(node_mtu));
         let result = attachment_of(&port, &host_if, target, mtu);
         let (mac, addresses, gateway) =
             plan_of(&result).map_err(|e| error(code::SERVER_REFUSED, "unusable port", e))?;
