@@ -95,6 +95,24 @@ impl Running {
         self.call(Method::DELETE, path, Some(who), None).await.0
     }
 
+    /// Deletes `path` and checks it is gone: a 404 of Neutron type `kind`.
+    async fn assert_deleted(&self, path: &str, who: &str, kind: &str) {
+        assert_eq!(
+            self.delete(path, who).await,
+            StatusCode::NO_CONTENT,
+            "{path}"
+        );
+        assert_refused(self.get(path, who).await, StatusCode::NOT_FOUND, kind);
+    }
+
+    /// The `/v1` view of a Neutron network.
+    async fn v1_network(&self, network: &Value) -> Value {
+        let id = network["id"].as_str().unwrap();
+        let url = format!("{}/v1/virtual-networks/{id}", self.v1);
+        let resp = self.http.get(url).send().await.unwrap();
+        resp.json().await.unwrap()
+    }
+
     /// Creates one object and returns it.
     async fn create(&self, collection: &str, key: &str, who: &str, attrs: Value) -> Value {
         let (status, body) = self
@@ -107,6 +125,18 @@ impl Running {
 
 fn error_type(body: &Value) -> &str {
     body["NeutronError"]["type"].as_str().unwrap_or("")
+}
+
+/// Asserts a response is a refusal with `status` and Neutron error `kind`;
+/// returns its message.
+#[track_caller]
+fn assert_refused(response: (StatusCode, Value), status: StatusCode, kind: &str) -> String {
+    let (got, body) = response;
+    assert_eq!((got, error_type(&body)), (status, kind), "{body}");
+    body["NeutronError"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn ids(list: &Value) -> Vec<String> {
@@ -205,15 +235,16 @@ async fn networks_crud_bulk_fields_and_errors() {
     assert_eq!(names(&body["networks"]), ["b1", "b2"]);
 
     // A bulk create with a bad item makes nothing.
-    let (status, body) = r
-        .post(
+    assert_refused(
+        r.post(
             "/v2.0/networks",
             P,
             json!({"networks": [{"name": "c1"}, {"name": "c2", "bogus": 1}]}),
         )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(error_type(&body), "HTTPBadRequest");
+        .await,
+        StatusCode::BAD_REQUEST,
+        "HTTPBadRequest",
+    );
     let (_, body) = r.get("/v2.0/networks?name=c1", P).await;
     assert_eq!(body["networks"], json!([]));
 
@@ -261,18 +292,21 @@ async fn networks_crud_bulk_fields_and_errors() {
         format!("Network {id} could not be found.")
     );
 
-    let (status, body) = r.post("/v2.0/networks", P, json!({"net": {}})).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(error_type(&body), "HTTPBadRequest");
-    let (status, body) = r
-        .post(
+    assert_refused(
+        r.post("/v2.0/networks", P, json!({"net": {}})).await,
+        StatusCode::BAD_REQUEST,
+        "HTTPBadRequest",
+    );
+    assert_refused(
+        r.post(
             "/v2.0/networks",
             P,
             json!({"network": {"admin_state_up": "maybe"}}),
         )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(error_type(&body), "InvalidInput");
+        .await,
+        StatusCode::BAD_REQUEST,
+        "InvalidInput",
+    );
 }
 
 #[tokio::test]
@@ -436,16 +470,15 @@ async fn subnets_ports_and_the_ipam_shared_with_v1() {
         .await;
     assert_eq!(ids(&body["ports"]), [v1["id"].as_str().unwrap()]);
 
-    let (status, body) = r
-        .post(
+    assert_refused(
+        r.post(
             "/v2.0/ports",
             who,
             json!({"port": {"network_id": net_id, "fixed_ips": [{"ip_address": "192.168.1.3"}]}}),
         )
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::CONFLICT, "IpAddressAlreadyAllocated")
+        .await,
+        StatusCode::CONFLICT,
+        "IpAddressAlreadyAllocated",
     );
 
     let port_id = port["id"].as_str().unwrap().to_owned();
@@ -473,39 +506,30 @@ async fn subnets_ports_and_the_ipam_shared_with_v1() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["subnet"]["dns_nameservers"], json!(["8.8.8.8"]));
-    let (status, body) = r
-        .call(
+    assert_refused(
+        r.call(
             Method::DELETE,
             &format!("/v2.0/subnets/{subnet_id}"),
             Some(who),
             None,
         )
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::CONFLICT, "SubnetInUse")
+        .await,
+        StatusCode::CONFLICT,
+        "SubnetInUse",
     );
-    let (status, body) = r
-        .call(
+    assert_refused(
+        r.call(
             Method::DELETE,
             &format!("/v2.0/networks/{net_id}"),
             Some(who),
             None,
         )
+        .await,
+        StatusCode::CONFLICT,
+        "NetworkInUse",
+    );
+    r.assert_deleted(&format!("/v2.0/ports/{port_id}"), who, "PortNotFound")
         .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::CONFLICT, "NetworkInUse")
-    );
-    assert_eq!(
-        r.delete(&format!("/v2.0/ports/{port_id}"), who).await,
-        StatusCode::NO_CONTENT
-    );
-    let (status, body) = r.get(&format!("/v2.0/ports/{port_id}"), who).await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::NOT_FOUND, "PortNotFound")
-    );
 }
 
 #[tokio::test]
@@ -543,27 +567,25 @@ async fn security_groups_and_rules() {
     assert_eq!(made["protocol"], "tcp");
     assert_eq!(made["port_range_min"], 22);
     assert_eq!(made["remote_group_id"], Value::Null);
-    let (status, body) = r
-        .post(
+    assert_refused(
+        r.post(
             "/v2.0/security-group-rules",
             P,
             json!({"security_group_rule": rule}),
         )
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::CONFLICT, "SecurityGroupRuleExists")
+        .await,
+        StatusCode::CONFLICT,
+        "SecurityGroupRuleExists",
     );
-    let (status, body) = r
-        .post(
+    assert_refused(
+        r.post(
             "/v2.0/security-group-rules",
             P,
             json!({"security_group_rule": {"security_group_id": sg_id, "direction": "sideways"}}),
         )
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::BAD_REQUEST, "InvalidInput")
+        .await,
+        StatusCode::BAD_REQUEST,
+        "InvalidInput",
     );
 
     let (_, body) = r
@@ -595,27 +617,18 @@ async fn security_groups_and_rules() {
     );
 
     let rule_id = made["id"].as_str().unwrap();
-    assert_eq!(
-        r.delete(&format!("/v2.0/security-group-rules/{rule_id}"), P)
-            .await,
-        StatusCode::NO_CONTENT
-    );
-    let (status, body) = r
-        .get(&format!("/v2.0/security-group-rules/{rule_id}"), P)
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::NOT_FOUND, "SecurityGroupRuleNotFound")
-    );
-    assert_eq!(
-        r.delete(&format!("/v2.0/security-groups/{sg_id}"), P).await,
-        StatusCode::NO_CONTENT
-    );
-    let (status, body) = r.get(&format!("/v2.0/security-groups/{sg_id}"), P).await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::NOT_FOUND, "SecurityGroupNotFound")
-    );
+    r.assert_deleted(
+        &format!("/v2.0/security-group-rules/{rule_id}"),
+        P,
+        "SecurityGroupRuleNotFound",
+    )
+    .await;
+    r.assert_deleted(
+        &format!("/v2.0/security-groups/{sg_id}"),
+        P,
+        "SecurityGroupNotFound",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -672,17 +685,15 @@ async fn stateless_security_groups() {
     stateful.sort_unstable();
     assert_eq!(stateful, ["default", "tracked"]);
 
-    let (status, body) = r
-        .post(
+    assert_refused(
+        r.post(
             "/v2.0/security-groups",
             P,
             json!({"security_group": {"name": "odd", "stateful": "maybe"}}),
         )
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::BAD_REQUEST, "InvalidInput"),
-        "{body}"
+        .await,
+        StatusCode::BAD_REQUEST,
+        "InvalidInput",
     );
 
     // Unused: the statefulness may change both ways.
@@ -708,23 +719,19 @@ async fn stateless_security_groups() {
     )
     .await;
     // One port cannot have both kinds (Neutron's SecurityGroupConflict).
-    let (status, body) = r
-        .post(
+    let message = assert_refused(
+        r.post(
             "/v2.0/ports",
             P,
             json!({"port": {"network_id": net["id"], "security_groups": [raw_id, tracked_id]}}),
         )
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::CONFLICT, "SecurityGroupConflict"),
-        "{body}"
+        .await,
+        StatusCode::CONFLICT,
+        "SecurityGroupConflict",
     );
     assert!(
-        body["NeutronError"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("Cannot apply both stateful and stateless security groups")
+        message.contains("Cannot apply both stateful and stateless security groups"),
+        "{message}"
     );
     let port = r
         .create(
@@ -735,29 +742,25 @@ async fn stateless_security_groups() {
         )
         .await;
     let port_id = port["id"].as_str().unwrap().to_owned();
-    let (status, body) = r
-        .put(
+    assert_refused(
+        r.put(
             &format!("/v2.0/ports/{port_id}"),
             P,
             json!({"port": {"security_groups": [raw_id, tracked_id]}}),
         )
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::CONFLICT, "SecurityGroupConflict"),
-        "{body}"
+        .await,
+        StatusCode::CONFLICT,
+        "SecurityGroupConflict",
     );
 
     // In use: the statefulness is fixed (Neutron's SecurityGroupInUse),
     // while other attributes, and the same value, still change.
     let raw_path = format!("/v2.0/security-groups/{raw_id}");
-    let (status, body) = r
-        .put(&raw_path, P, json!({"security_group": {"stateful": true}}))
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::CONFLICT, "SecurityGroupInUse"),
-        "{body}"
+    assert_refused(
+        r.put(&raw_path, P, json!({"security_group": {"stateful": true}}))
+            .await,
+        StatusCode::CONFLICT,
+        "SecurityGroupInUse",
     );
     let (status, body) = r
         .put(
@@ -820,10 +823,10 @@ async fn tokens_scope_what_each_project_sees() {
     let id = net["id"].as_str().unwrap();
     let (_, body) = r.get("/v2.0/networks", "bob").await;
     assert_eq!(body["networks"], json!([]));
-    let (status, body) = r.get(&format!("/v2.0/networks/{id}"), "bob").await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::NOT_FOUND, "NetworkNotFound")
+    assert_refused(
+        r.get(&format!("/v2.0/networks/{id}"), "bob").await,
+        StatusCode::NOT_FOUND,
+        "NetworkNotFound",
     );
     assert_eq!(
         r.delete(&format!("/v2.0/networks/{id}"), "bob").await,
@@ -839,16 +842,15 @@ async fn tokens_scope_what_each_project_sees() {
     );
 
     // binding:* is admin-only to set; another project needs admin.
-    let (status, body) = r
-        .post(
+    assert_refused(
+        r.post(
             "/v2.0/ports",
             "alice",
             json!({"port": {"network_id": id, "binding:host_id": "h"}}),
         )
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::FORBIDDEN, "PolicyNotAuthorized")
+        .await,
+        StatusCode::FORBIDDEN,
+        "PolicyNotAuthorized",
     );
     let (status, _) = r
         .post(
@@ -950,16 +952,15 @@ async fn neutron_details_clients_rely_on() {
     assert_eq!(body["subnets"], json!([]));
 
     // IPv6 modes: recorded, only on IPv6, and they must agree.
-    let (status, body) = r
-        .post(
+    assert_refused(
+        r.post(
             "/v2.0/subnets",
             P,
             subnet("10.2.0.0/24", json!({"ipv6_address_mode": "slaac"})),
         )
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::BAD_REQUEST, "InvalidInput")
+        .await,
+        StatusCode::BAD_REQUEST,
+        "InvalidInput",
     );
     let (status, _) = r
         .post(
@@ -1198,10 +1199,10 @@ async fn tags_of_every_tagged_resource() {
     assert_eq!(body, json!({"tags": ["red", "blue"]}));
     let (status, _) = r.get(&format!("{tags}/blue"), P).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, body) = r.get(&format!("{tags}/green"), P).await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::NOT_FOUND, "TagNotFound")
+    assert_refused(
+        r.get(&format!("{tags}/green"), P).await,
+        StatusCode::NOT_FOUND,
+        "TagNotFound",
     );
     let (_, body) = r.get("/v2.0/networks?tags=blue", P).await;
     assert_eq!(names(&body["networks"]), ["t"]);
@@ -1283,16 +1284,15 @@ async fn routers_keep_their_interface_ports() {
     assert_eq!(router["admin_state_up"], false);
     assert_eq!(router["project_id"], P);
     let rid = router["id"].as_str().unwrap();
-    let (status, body) = r
-        .post(
+    assert_refused(
+        r.post(
             "/v2.0/routers",
             P,
             json!({"router": {"external_gateway_info": {"network_id": net["id"]}}}),
         )
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::BAD_REQUEST, "InvalidInput")
+        .await,
+        StatusCode::BAD_REQUEST,
+        "InvalidInput",
     );
 
     let port = r
@@ -1304,33 +1304,31 @@ async fn routers_keep_their_interface_ports() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["port_id"], pid);
     assert_eq!(body["subnet_ids"].as_array().unwrap().len(), 1);
-    let (status, body) = r.put(&add, P, json!({"port_id": pid})).await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::CONFLICT, "PortInUse")
+    assert_refused(
+        r.put(&add, P, json!({"port_id": pid})).await,
+        StatusCode::CONFLICT,
+        "PortInUse",
     );
     let (_, body) = r.get(&format!("/v2.0/ports?device_id={rid}"), P).await;
     assert_eq!(ids(&body["ports"]), [pid]);
     assert_eq!(body["ports"][0]["device_owner"], "network:router_interface");
 
-    let (status, body) = r
-        .call(Method::DELETE, &format!("/v2.0/ports/{pid}"), Some(P), None)
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::CONFLICT, "L3PortInUse")
+    assert_refused(
+        r.call(Method::DELETE, &format!("/v2.0/ports/{pid}"), Some(P), None)
+            .await,
+        StatusCode::CONFLICT,
+        "L3PortInUse",
     );
-    let (status, body) = r
-        .call(
+    assert_refused(
+        r.call(
             Method::DELETE,
             &format!("/v2.0/routers/{rid}"),
             Some(P),
             None,
         )
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::CONFLICT, "RouterInUse")
+        .await,
+        StatusCode::CONFLICT,
+        "RouterInUse",
     );
 
     let remove = format!("/v2.0/routers/{rid}/remove_router_interface");
@@ -1372,10 +1370,10 @@ async fn default_group_goes_only_with_its_project() {
         .unwrap()
         .to_owned();
     let path = format!("/v2.0/security-groups/{default}");
-    let (status, body) = r.call(Method::DELETE, &path, Some("alice"), None).await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::CONFLICT, "SecurityGroupCannotRemoveDefault")
+    assert_refused(
+        r.call(Method::DELETE, &path, Some("alice"), None).await,
+        StatusCode::CONFLICT,
+        "SecurityGroupCannotRemoveDefault",
     );
     let net = r
         .create("networks", "network", "alice", json!({"name": "keep"}))
@@ -1440,16 +1438,15 @@ async fn quotas_limit_what_a_project_creates() {
         json!({"name": "one"}),
     )
     .await;
-    let (status, body) = r
-        .post(
+    assert_refused(
+        r.post(
             "/v2.0/security-groups",
             "alice",
             json!({"security_group": {"name": "two"}}),
         )
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::CONFLICT, "OverQuota")
+        .await,
+        StatusCode::CONFLICT,
+        "OverQuota",
     );
     let (_, body) = r.get("/v2.0/quotas/a-id/details", "alice").await;
     assert_eq!(
@@ -1488,16 +1485,15 @@ async fn quotas_limit_what_a_project_creates() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = r
-        .post(
+    assert_refused(
+        r.post(
             "/v2.0/security-groups",
             "alice",
             json!({"security_group": {"name": "r"}}),
         )
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::CONFLICT, "OverQuota")
+        .await,
+        StatusCode::CONFLICT,
+        "OverQuota",
     );
     assert_eq!(
         r.delete("/v2.0/quotas/a-id", "admin").await,
@@ -1586,19 +1582,15 @@ async fn rbac_policies_share_security_groups() {
     assert_eq!(r.get(&sg_path, "alice").await.0, StatusCode::NOT_FOUND);
 
     // Validation and policy, with Neutron's types.
-    let (status, body) = r
-        .post("/v2.0/rbac-policies", "alice", policy_body(&sg_id, ALICE_P))
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::BAD_REQUEST, "InvalidInput"),
-        "{body}"
+    let message = assert_refused(
+        r.post("/v2.0/rbac-policies", "alice", policy_body(&sg_id, ALICE_P))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "InvalidInput",
     );
     assert!(
-        body["NeutronError"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("Only admins can manipulate policies on objects they do not own")
+        message.contains("Only admins can manipulate policies on objects they do not own"),
+        "{message}"
     );
     let own = r
         .create(
@@ -1608,16 +1600,15 @@ async fn rbac_policies_share_security_groups() {
             json!({"name": "alices"}),
         )
         .await;
-    let (status, body) = r
-        .post(
+    assert_refused(
+        r.post(
             "/v2.0/rbac-policies",
             "alice",
             policy_body(own["id"].as_str().unwrap(), "*"),
         )
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::FORBIDDEN, "PolicyNotAuthorized")
+        .await,
+        StatusCode::FORBIDDEN,
+        "PolicyNotAuthorized",
     );
     for (bad, what) in [
         (policy_body(&sg_id, "not-a-project"), "valid target project"),
@@ -1671,12 +1662,11 @@ async fn rbac_policies_share_security_groups() {
     assert_eq!(policy["target_tenant"], ALICE_P);
     assert_eq!(policy["project_id"], ADMIN_P);
     assert_eq!(policy["tenant_id"], ADMIN_P);
-    let (status, body) = r
-        .post("/v2.0/rbac-policies", "admin", policy_body(&sg_id, ALICE_P))
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::CONFLICT, "DuplicateRbacPolicy")
+    assert_refused(
+        r.post("/v2.0/rbac-policies", "admin", policy_body(&sg_id, ALICE_P))
+            .await,
+        StatusCode::CONFLICT,
+        "DuplicateRbacPolicy",
     );
 
     let (status, body) = r.get(&sg_path, "alice").await;
@@ -1719,12 +1709,11 @@ async fn rbac_policies_share_security_groups() {
     // Only the policy's project sees it, not its target.
     let (_, body) = r.get("/v2.0/rbac-policies", "alice").await;
     assert_eq!(body["rbac_policies"], json!([]));
-    let (status, body) = r
-        .get(&format!("/v2.0/rbac-policies/{policy_id}"), "alice")
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::NOT_FOUND, "RbacPolicyNotFound")
+    assert_refused(
+        r.get(&format!("/v2.0/rbac-policies/{policy_id}"), "alice")
+            .await,
+        StatusCode::NOT_FOUND,
+        "RbacPolicyNotFound",
     );
     let (_, body) = r.get("/v2.0/rbac-policies", "admin").await;
     assert_eq!(body["rbac_policies"], json!([policy.clone()]));
@@ -1765,38 +1754,34 @@ async fn rbac_policies_share_security_groups() {
     let bobs = r
         .create("networks", "network", "bob", json!({"name": "n"}))
         .await;
-    let (status, body) = r
-        .post(
+    assert_refused(
+        r.post(
             "/v2.0/ports",
             "bob",
             json!({"port": {"network_id": bobs["id"], "security_groups": [sg_id]}}),
         )
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::NOT_FOUND, "SecurityGroupNotFound"),
-        "{body}"
+        .await,
+        StatusCode::NOT_FOUND,
+        "SecurityGroupNotFound",
     );
 
     // In use: neither deleted nor moved to bob; widening to '*' is fine.
     let policy_path = format!("/v2.0/rbac-policies/{policy_id}");
-    let (status, body) = r
-        .call(Method::DELETE, &policy_path, Some("admin"), None)
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::CONFLICT, "RbacPolicyInUse")
+    assert_refused(
+        r.call(Method::DELETE, &policy_path, Some("admin"), None)
+            .await,
+        StatusCode::CONFLICT,
+        "RbacPolicyInUse",
     );
-    let (status, body) = r
-        .put(
+    assert_refused(
+        r.put(
             &policy_path,
             "admin",
             json!({"rbac_policy": {"target_tenant": BOB_P}}),
         )
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::CONFLICT, "RbacPolicyInUse")
+        .await,
+        StatusCode::CONFLICT,
+        "RbacPolicyInUse",
     );
     let (status, body) = r
         .put(
@@ -1889,17 +1874,15 @@ async fn network_mtu_is_writable_and_checked() {
     let tiny = r
         .create("networks", "network", P, json!({"name": "tiny", "mtu": 67}))
         .await;
-    let (status, body) = r
-        .post(
+    assert_refused(
+        r.post(
             "/v2.0/subnets",
             P,
             json!({"subnet": {"network_id": tiny["id"], "cidr": "10.0.0.0/24", "ip_version": 4}}),
         )
-        .await;
-    assert_eq!(
-        (status, error_type(&body)),
-        (StatusCode::CONFLICT, "NetworkMTUSubnetConflict"),
-        "{body}"
+        .await,
+        StatusCode::CONFLICT,
+        "NetworkMTUSubnetConflict",
     );
     let v6 = r
         .create("networks", "network", P, json!({"name": "v6", "mtu": 1280}))
@@ -1997,19 +1980,7 @@ async fn projects_first_named_by_an_admin_take_their_keystone_name() {
         )
         .await;
     assert_eq!(net["project_id"], CAROL_P);
-    let vn: Value = r
-        .http
-        .get(format!(
-            "{}/v1/virtual-networks/{}",
-            r.v1,
-            net["id"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let vn = r.v1_network(&net).await;
     assert_eq!(vn["fq_name"], "default-domain:carol:carols", "{vn}");
     // An id Keystone does not know keeps the id as the name.
     let unknown = "4e4e4e4e4e4e4e4e8e4e4e4e4e4e4e4e";
@@ -2021,19 +1992,7 @@ async fn projects_first_named_by_an_admin_take_their_keystone_name() {
             json!({"name": "x", "project_id": unknown}),
         )
         .await;
-    let vn: Value = r
-        .http
-        .get(format!(
-            "{}/v1/virtual-networks/{}",
-            r.v1,
-            net["id"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let vn = r.v1_network(&net).await;
     assert_eq!(vn["fq_name"], format!("default-domain:{unknown}:x"));
 }
 
