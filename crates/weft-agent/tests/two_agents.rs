@@ -143,6 +143,27 @@ fn serve_control(source: Arc<FakeSource>, listener: TcpListener) -> Result<onesh
     Ok(stop)
 }
 
+/// The reference scenario's ports on both nodes, and a listener for the
+/// control node.
+async fn seed_scenario() -> Result<(Arc<FakeSource>, TcpListener)> {
+    let source = FakeSource::new();
+    source.set("os-compute", node_config(vm_port(), false));
+    source.set("k8s-worker", node_config(pod_port(), false));
+    Ok((source, TcpListener::bind("127.0.0.1:0").await?))
+}
+
+/// Waits up to 5 s for every node to have lost its session.
+async fn wait_headless(nodes: &[&Node]) -> Result<()> {
+    let lost = || nodes.iter().all(|n| n.disconnected.load(Ordering::SeqCst));
+    for _ in 0..100 {
+        if lost() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("sessions still up 5 s after the control node stopped")
+}
+
 fn host(ip: [u8; 4]) -> Prefix {
     Prefix::host(Ipv4Addr::from(ip).into())
 }
@@ -198,10 +219,7 @@ async fn delivered_echo(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_engines_learn_each_others_workload_and_sgs_gate_the_ping() -> Result<()> {
-    let source = FakeSource::new();
-    source.set("os-compute", node_config(vm_port(), false));
-    source.set("k8s-worker", node_config(pod_port(), false));
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let (source, listener) = seed_scenario().await?;
     let server = format!("http://{}", listener.local_addr()?);
     let stop_control = serve_control(source.clone(), listener)?;
 
@@ -276,25 +294,13 @@ async fn both_engines_learn_each_others_workload_and_sgs_gate_the_ping() -> Resu
     // Headless: with the control node gone, both agents keep their routes
     // and keep forwarding.
     drop(stop_control);
-    for _ in 0..100 {
-        if compute.disconnected.load(Ordering::SeqCst) && worker.disconnected.load(Ordering::SeqCst)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        compute.disconnected.load(Ordering::SeqCst) && worker.disconnected.load(Ordering::SeqCst),
-        "both sessions lost"
-    );
+    wait_headless(&[&compute, &worker]).await?;
     for (node, remote) in [(&worker, VM_IP), (&compute, POD_IP)] {
-        let prefix = host(remote);
-        let kept = node
-            .dataplane
-            .query(move |e| e.route_get(VrfId(VN_ID), prefix).ok().flatten())
-            .await
-            .flatten();
-        assert!(kept.is_some(), "route to {prefix} kept while headless");
+        assert!(
+            route_to(node, remote).await,
+            "route to {} kept while headless",
+            host(remote)
+        );
     }
     worker
         .dataplane
@@ -320,10 +326,7 @@ async fn route_to(node: &Node, remote: [u8; 4]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_control_node_leaves_routes_in_place_until_their_origin_is_back() -> Result<()>
 {
-    let source = FakeSource::new();
-    source.set("os-compute", node_config(vm_port(), false));
-    source.set("k8s-worker", node_config(pod_port(), false));
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let (source, listener) = seed_scenario().await?;
     let addr = listener.local_addr()?;
     let server = format!("http://{addr}");
     let stop_control = serve_control(source.clone(), listener)?;
@@ -346,21 +349,7 @@ async fn a_restarted_control_node_leaves_routes_in_place_until_their_origin_is_b
     }
 
     drop(stop_control);
-    for _ in 0..100 {
-        if compute.disconnected.load(Ordering::SeqCst) && worker.disconnected.load(Ordering::SeqCst)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        compute.disconnected.load(Ordering::SeqCst),
-        "compute lost its session"
-    );
-    assert!(
-        worker.disconnected.load(Ordering::SeqCst),
-        "worker lost its session"
-    );
+    wait_headless(&[&compute, &worker]).await?;
     let listener = TcpListener::bind(addr).await?;
     let _control = serve_control(source.clone(), listener)?;
 
@@ -408,10 +397,7 @@ async fn a_restarted_control_node_leaves_routes_in_place_until_their_origin_is_b
 /// not when the 30 s grace period ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_agent_ends_its_stale_routes_with_end_of_rib() -> Result<()> {
-    let source = FakeSource::new();
-    source.set("os-compute", node_config(vm_port(), false));
-    source.set("k8s-worker", node_config(pod_port(), false));
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let (source, listener) = seed_scenario().await?;
     let server = format!("http://{}", listener.local_addr()?);
     let _control = serve_control(source.clone(), listener)?;
     let peers = Peers::default();
