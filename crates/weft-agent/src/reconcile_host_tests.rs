@@ -51,10 +51,6 @@ fn snapshot(ports: Vec<proto::Port>, fabric_snat: bool) -> NodeConfig {
     }
 }
 
-fn reconciler() -> Reconciler {
-    Reconciler::new(WORKER, vec![proto::Encapsulation::MplsOverUdp]).with_host("vhost0")
-}
-
 fn routes(plan: &Plan) -> Vec<&RouteConfig> {
     plan.commands
         .iter()
@@ -69,11 +65,42 @@ fn prefix(text: &str) -> Prefix {
     text.parse().unwrap()
 }
 
-fn apply(engine: &mut weft_vrouter::Engine, plan: &Plan) {
-    for c in plan.commands.clone() {
-        engine
-            .apply(c.clone())
-            .unwrap_or_else(|e| panic!("{c:?}: {e}"));
+/// A node with the host interface: the reconciler, its labels, and an
+/// engine each plan is applied to.
+struct Node {
+    r: Reconciler,
+    labels: Labels,
+    engine: weft_vrouter::Engine,
+}
+
+impl Node {
+    fn new() -> Self {
+        Node {
+            r: Reconciler::new(WORKER, vec![proto::Encapsulation::MplsOverUdp]).with_host("vhost0"),
+            labels: Labels::default(),
+            engine: weft_vrouter::Engine::default(),
+        }
+    }
+
+    /// Applies a snapshot of `ports` and carries out its plan.
+    fn configure(&mut self, ports: Vec<proto::Port>, fabric_snat: bool) -> Plan {
+        self.configure_with(&snapshot(ports, fabric_snat))
+    }
+
+    fn configure_with(&mut self, config: &NodeConfig) -> Plan {
+        let plan = self.r.apply_config(config, &mut self.labels);
+        for c in plan.commands.clone() {
+            self.engine
+                .apply(c.clone())
+                .unwrap_or_else(|e| panic!("{c:?}: {e}"));
+        }
+        plan
+    }
+
+    /// The vif the route for `p` in `vrf` leaves by; `None`: no route.
+    fn route_oif(&self, vrf: VrfId, p: &str) -> Option<Option<VifId>> {
+        let route = self.engine.route_get(vrf, prefix(p)).unwrap()?;
+        Some(self.engine.nexthop(route.nh).unwrap().oif)
     }
 }
 
@@ -100,18 +127,12 @@ fn without_a_host_interface_nothing_of_it_is_programmed() {
 
 #[test]
 fn host_vif_routes_and_kernel_routes_follow_the_ports_and_are_not_published() {
-    let mut r = reconciler();
-    let mut labels = Labels::default();
-    let mut engine = weft_vrouter::Engine::default();
-    let plan = r.apply_config(
-        &snapshot(vec![pod("aaaa1", "10.32.0.4")], false),
-        &mut labels,
-    );
+    let mut node = Node::new();
+    let plan = node.configure(vec![pod("aaaa1", "10.32.0.4")], false);
     assert!(plan.problems.is_empty(), "{:?}", plan.problems);
-    apply(&mut engine, &plan);
 
     // The host vif, attached like a port but as the host's own tap.
-    let host = engine.vif(HOST_VIF).unwrap();
+    let host = node.engine.vif(HOST_VIF).unwrap();
     assert_eq!(host.kind, VifKind::Host);
     assert_eq!(host.vrf, HOST_VRF);
     assert_eq!(host.addrs, vec![IpAddr::V4(WORKER)]);
@@ -123,103 +144,60 @@ fn host_vif_routes_and_kernel_routes_follow_the_ports_and_are_not_published() {
 
     // Host VRF: the pod's address to the pod; pod's VRF: the node's
     // address to the host vif; no default route without fabric SNAT.
-    let pod_vif = r.port_vif("aaaa1").unwrap();
-    let in_host = engine
-        .route_get(HOST_VRF, prefix("10.32.0.4/32"))
-        .unwrap()
-        .unwrap();
-    assert_eq!(engine.nexthop(in_host.nh).unwrap().oif, Some(pod_vif));
-    let node = engine
-        .route_get(VrfId(7), prefix("192.168.200.14/32"))
-        .unwrap()
-        .unwrap();
-    assert_eq!(engine.nexthop(node.nh).unwrap().oif, Some(HOST_VIF));
-    assert!(
-        engine
-            .route_get(VrfId(7), prefix("0.0.0.0/0"))
-            .unwrap()
-            .is_none()
+    let pod_vif = node.r.port_vif("aaaa1").unwrap();
+    assert_eq!(
+        node.route_oif(HOST_VRF, "10.32.0.4/32"),
+        Some(Some(pod_vif))
     );
+    assert_eq!(
+        node.route_oif(VrfId(7), "192.168.200.14/32"),
+        Some(Some(HOST_VIF))
+    );
+    assert_eq!(node.route_oif(VrfId(7), "0.0.0.0/0"), None);
 
     assert_eq!(plan.kernel.add_routes, vec![Ipv4Addr::new(10, 32, 0, 4)]);
     assert!(plan.kernel.delete_routes.is_empty());
     assert_eq!(plan.kernel.snat, None);
 
     // Published: the pod's own address only.
-    let plugged = r.set_plugged(pod_vif, true);
-    let mut published: Vec<_> = plugged
-        .publish
-        .iter()
-        .map(|p| (p.vrf.clone(), p.prefix))
+    let mut published: Vec<_> = [pod_vif, HOST_VIF]
+        .into_iter()
+        .flat_map(|vif| node.r.set_plugged(vif, true).publish)
+        .map(|p| (p.vrf, p.prefix))
         .collect();
-    published.extend(
-        r.set_plugged(HOST_VIF, true)
-            .publish
-            .iter()
-            .map(|p| (p.vrf.clone(), p.prefix)),
-    );
+    published.sort();
     assert_eq!(published, vec![(VN.to_owned(), prefix("10.32.0.4/32"))]);
 
     // A second pod: one more kernel route; the first is not told again.
-    let plan = r.apply_config(
-        &snapshot(
-            vec![pod("aaaa1", "10.32.0.4"), pod("bbbb2", "10.32.0.5")],
-            false,
-        ),
-        &mut labels,
+    let plan = node.configure(
+        vec![pod("aaaa1", "10.32.0.4"), pod("bbbb2", "10.32.0.5")],
+        false,
     );
-    apply(&mut engine, &plan);
     assert_eq!(plan.kernel.add_routes, vec![Ipv4Addr::new(10, 32, 0, 5)]);
 
     // The first pod goes: its routes (host VRF and kernel) go with it.
-    let plan = r.apply_config(
-        &snapshot(vec![pod("bbbb2", "10.32.0.5")], false),
-        &mut labels,
-    );
-    apply(&mut engine, &plan);
+    let plan = node.configure(vec![pod("bbbb2", "10.32.0.5")], false);
     assert_eq!(plan.kernel.delete_routes, vec![Ipv4Addr::new(10, 32, 0, 4)]);
     assert!(plan.kernel.add_routes.is_empty());
-    assert!(
-        engine
-            .route_get(HOST_VRF, prefix("10.32.0.4/32"))
-            .unwrap()
-            .is_none()
-    );
+    assert_eq!(node.route_oif(HOST_VRF, "10.32.0.4/32"), None);
 
     // The last pod goes: the node's route leaves the pods' VRF.
-    let plan = r.apply_config(&snapshot(vec![], false), &mut labels);
-    apply(&mut engine, &plan);
-    assert!(
-        engine
-            .route_get(VrfId(7), prefix("192.168.200.14/32"))
-            .unwrap()
-            .is_none()
-    );
-    assert_eq!(engine.vifs().len(), 1, "only the host vif stays");
-    let again = r.apply_config(&snapshot(vec![], false), &mut labels);
-    assert!(again.is_empty(), "{again:?}");
+    node.configure(vec![], false);
+    assert_eq!(node.route_oif(VrfId(7), "192.168.200.14/32"), None);
+    assert_eq!(node.engine.vifs().len(), 1, "only the host vif stays");
+    assert!(node.configure(vec![], false).is_empty());
 }
 
 #[test]
 fn fabric_snat_adds_a_default_route_and_masquerades_the_vns_v4_subnets() {
-    let mut r = reconciler();
-    let mut labels = Labels::default();
-    let mut engine = weft_vrouter::Engine::default();
-    let plan = r.apply_config(
-        &snapshot(vec![pod("aaaa1", "10.32.0.4")], true),
-        &mut labels,
-    );
-    apply(&mut engine, &plan);
-    let default = engine
-        .route_get(VrfId(7), prefix("0.0.0.0/0"))
-        .unwrap()
-        .unwrap();
-    assert_eq!(engine.nexthop(default.nh).unwrap().oif, Some(HOST_VIF));
+    let mut node = Node::new();
+    let plan = node.configure(vec![pod("aaaa1", "10.32.0.4")], true);
+    assert_eq!(node.route_oif(VrfId(7), "0.0.0.0/0"), Some(Some(HOST_VIF)));
     assert_eq!(plan.kernel.snat, Some(vec![prefix("10.32.0.0/24")]));
     assert!(!plan.publish.iter().any(|p| p.prefix == prefix("0.0.0.0/0")));
 
     // A remote default route never replaces the local one.
-    let remote = r.route_added(RemoteRoute {
+    let remote = node.r.route_added(RemoteRoute {
         vrf: VN.into(),
         prefix: prefix("0.0.0.0/0"),
         next_hop: Ipv4Addr::new(192, 168, 200, 13),
@@ -234,72 +212,43 @@ fn fabric_snat_adds_a_default_route_and_masquerades_the_vns_v4_subnets() {
 
     // Unchanged: nothing; turned off: the route and the rule go.
     assert!(
-        r.apply_config(
-            &snapshot(vec![pod("aaaa1", "10.32.0.4")], true),
-            &mut labels
-        )
-        .is_empty()
+        node.configure(vec![pod("aaaa1", "10.32.0.4")], true)
+            .is_empty()
     );
-    let plan = r.apply_config(
-        &snapshot(vec![pod("aaaa1", "10.32.0.4")], false),
-        &mut labels,
-    );
-    apply(&mut engine, &plan);
+    let plan = node.configure(vec![pod("aaaa1", "10.32.0.4")], false);
     // The remote path takes over.
-    let default = engine
-        .route_get(VrfId(7), prefix("0.0.0.0/0"))
-        .unwrap()
-        .unwrap();
-    assert_ne!(engine.nexthop(default.nh).unwrap().oif, Some(HOST_VIF));
+    let via = node.route_oif(VrfId(7), "0.0.0.0/0");
+    assert!(via.is_some() && via != Some(Some(HOST_VIF)), "{via:?}");
     assert_eq!(plan.kernel.snat, Some(vec![]));
 }
 
 #[test]
 fn a_pod_moving_to_another_vrf_keeps_its_host_route_valid() {
-    let mut r = reconciler();
-    let mut labels = Labels::default();
-    let mut engine = weft_vrouter::Engine::default();
-    let plan = r.apply_config(
-        &snapshot(vec![pod("aaaa1", "10.32.0.4")], false),
-        &mut labels,
-    );
-    apply(&mut engine, &plan);
+    let mut node = Node::new();
+    node.configure(vec![pod("aaaa1", "10.32.0.4")], false);
     let mut moved = snapshot(vec![], false);
     let mut p = pod("aaaa1", "10.32.0.4");
     p.vn_fq_name = "default-domain:k8s-default:other".into();
     p.vn_id = 8;
     p.vni = 8;
     moved.ports.push(p);
-    let plan = r.apply_config(&moved, &mut labels);
-    apply(&mut engine, &plan);
-    let in_host = engine
-        .route_get(HOST_VRF, prefix("10.32.0.4/32"))
-        .unwrap()
-        .unwrap();
+    node.configure_with(&moved);
+    let pod_vif = node.r.port_vif("aaaa1").unwrap();
     assert_eq!(
-        engine.nexthop(in_host.nh).unwrap().oif,
-        Some(r.port_vif("aaaa1").unwrap())
+        node.route_oif(HOST_VRF, "10.32.0.4/32"),
+        Some(Some(pod_vif))
     );
-    assert!(
-        engine
-            .route_get(VrfId(8), prefix("192.168.200.14/32"))
-            .unwrap()
-            .is_some()
-    );
+    assert!(node.route_oif(VrfId(8), "192.168.200.14/32").is_some());
 }
 
 #[test]
 fn the_whole_kernel_state_is_there_for_a_new_host_tap() {
-    let mut r = reconciler();
-    let mut labels = Labels::default();
-    r.apply_config(
-        &snapshot(
-            vec![pod("aaaa1", "10.32.0.4"), pod("bbbb2", "10.32.0.5")],
-            true,
-        ),
-        &mut labels,
+    let mut node = Node::new();
+    node.configure(
+        vec![pod("aaaa1", "10.32.0.4"), pod("bbbb2", "10.32.0.5")],
+        true,
     );
-    let state = r.kernel_state().unwrap();
+    let state = node.r.kernel_state().unwrap();
     assert_eq!(
         state.add_routes,
         vec![Ipv4Addr::new(10, 32, 0, 4), Ipv4Addr::new(10, 32, 0, 5)]
