@@ -19,7 +19,7 @@ use weft_types::{DEFAULT_DOMAIN, FqName};
 use crate::auth::Auth;
 use crate::backend::{Backend, SubmitError, read};
 use crate::body::{Attrs, creatable, create_items, updatable, update_item};
-use crate::convert::{self, Caller, owner, visible};
+use crate::convert::{self, Caller, changeable, owner, visible};
 use crate::error::{NeutronError, Resource};
 use crate::query::{ListQuery, fields_only};
 use crate::render;
@@ -405,15 +405,7 @@ pub(crate) async fn update(
     let item = update_item(parse_body(&bytes)?, resource)?;
     let attrs = Attrs::new(item, resource, updatable(resource), "PUT")?;
     let command = read(state.backend.as_ref(), |model| {
-        let object = visible(model, &caller, resource, id)?;
-        let (project, _) = owner(model, &object).unwrap_or((caller.project, false));
-        if project != caller.project && !caller.is_admin {
-            // Seen (shared) but not owned.
-            return Err(NeutronError::policy(&format!(
-                "update_{}",
-                resource.singular()
-            )));
-        }
+        let (object, project) = changeable(model, &caller, resource, id, "update")?;
         match (resource, &object) {
             (Resource::Network, _) => convert::update_network(model, &caller, id, project, &attrs),
             (Resource::Subnet, _) => convert::update_subnet(id, &attrs),
@@ -446,14 +438,7 @@ pub(crate) async fn delete(
     let caller = state.caller(&headers).await?;
     let id = path_id(resource, &id)?;
     let command = read(state.backend.as_ref(), |model| {
-        let object = visible(model, &caller, resource, id)?;
-        let (project, _) = owner(model, &object).unwrap_or((caller.project, false));
-        if project != caller.project && !caller.is_admin {
-            return Err(NeutronError::policy(&format!(
-                "delete_{}",
-                resource.singular()
-            )));
-        }
+        let (object, project) = changeable(model, &caller, resource, id, "delete")?;
         match &object {
             Object::SecurityGroup(g) if g.name() == DEFAULT_GROUP => {
                 default_group_removal(&caller, project)

@@ -73,6 +73,27 @@ pub(crate) fn visible(
         .ok_or_else(|| NeutronError::not_found(resource, id))
 }
 
+/// Looks up an object the caller may `action` (`update`, `delete`): one it
+/// sees and owns, or any it sees for an admin. Returns it with its project.
+/// Seen (shared) but not owned: Neutron's policy refusal.
+pub(crate) fn changeable(
+    model: &Model,
+    caller: &Caller,
+    resource: Resource,
+    id: Uuid,
+    action: &str,
+) -> Result<(Object, Uuid), NeutronError> {
+    let object = visible(model, caller, resource, id)?;
+    let (project, _) = owner(model, &object).unwrap_or((caller.project, false));
+    if project != caller.project && !caller.is_admin {
+        return Err(NeutronError::policy(&format!(
+            "{action}_{}",
+            resource.singular()
+        )));
+    }
+    Ok((object, project))
+}
+
 /// Whether the caller may see an object: its own, a shared network and
 /// what is in it, or a security group an RBAC policy shares with it.
 pub(crate) fn sees_object(model: &Model, caller: &Caller, object: &Object) -> bool {
