@@ -287,12 +287,13 @@ async fn config_changes_reach_only_their_node() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn lost_session_is_withdrawn_after_grace() -> Result<()> {
-    let grace = Duration::from_millis(300);
-    let srv = server(grace).await?;
-    let (a, mut a_rx) = agent(&srv, "a", A_IP, TOKEN)?;
-    let (b, mut b_rx) = agent(&srv, "b", B_IP, TOKEN)?;
+/// Agent A publishes the pod's route and subscribed agent B has it.
+/// Returns both sessions and B's events.
+async fn a_publishes_to_b(
+    srv: &Server,
+) -> Result<(AgentSession, AgentSession, mpsc::Receiver<AgentEvent>)> {
+    let (a, mut a_rx) = agent(srv, "a", A_IP, TOKEN)?;
+    let (b, mut b_rx) = agent(srv, "b", B_IP, TOKEN)?;
     b.subscribe(VRF);
     expect(&mut b_rx, "B synced", is_synced).await?;
     expect(&mut a_rx, "A connected", |e| {
@@ -304,6 +305,14 @@ async fn lost_session_is_withdrawn_after_grace() -> Result<()> {
         matches!(e, AgentEvent::RouteAdded(_))
     })
     .await?;
+    Ok((a, b, b_rx))
+}
+
+#[tokio::test]
+async fn lost_session_is_withdrawn_after_grace() -> Result<()> {
+    let grace = Duration::from_millis(300);
+    let srv = server(grace).await?;
+    let (a, _b, mut b_rx) = a_publishes_to_b(&srv).await?;
 
     let killed = Instant::now();
     drop(a);
@@ -320,19 +329,7 @@ async fn lost_session_is_withdrawn_after_grace() -> Result<()> {
 async fn reconnect_within_grace_causes_no_withdrawal() -> Result<()> {
     let grace = Duration::from_millis(500);
     let srv = server(grace).await?;
-    let (a, mut a_rx) = agent(&srv, "a", A_IP, TOKEN)?;
-    let (b, mut b_rx) = agent(&srv, "b", B_IP, TOKEN)?;
-    b.subscribe(VRF);
-    expect(&mut b_rx, "B synced", is_synced).await?;
-    expect(&mut a_rx, "A connected", |e| {
-        matches!(e, AgentEvent::Connected)
-    })
-    .await?;
-    a.publish(pod_route()?);
-    expect(&mut b_rx, "B gets the route", |e| {
-        matches!(e, AgentEvent::RouteAdded(_))
-    })
-    .await?;
+    let (a, _b, mut b_rx) = a_publishes_to_b(&srv).await?;
 
     // The agent process restarts: a new session republishes the same route.
     drop(a);
