@@ -5,9 +5,11 @@
 //! A panic is a finding: either a decoder panicked on hostile input (which
 //! weft-wire must never do) or a parse/emit pair disagrees.
 //!
-//! [`api`] holds the intent-model harness of the `api_*` targets.
+//! [`api`] holds the intent-model harness of the `api_*` targets,
+//! [`neutron`] the Neutron API harness of `neutron_api`.
 
 pub mod api;
+pub mod neutron;
 
 use std::net::Ipv6Addr;
 

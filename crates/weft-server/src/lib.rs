@@ -98,6 +98,18 @@ pub struct ControlConfig {
     pub grace: std::time::Duration,
 }
 
+/// The Neutron API over `store`, in process: no socket and no other API.
+/// For driving the API without a network (its fuzz target) or embedding
+/// it in another server. Must be called inside a tokio runtime.
+pub fn neutron_router(
+    store: Arc<dyn Store>,
+    auth: weft_neutron::Auth,
+) -> Result<axum::Router, ServerError> {
+    let (writer, view) = writer::Writer::start(store)?;
+    let backend = neutron::ModelBackend { writer, view };
+    Ok(weft_neutron::router(Arc::new(backend), auth))
+}
+
 impl Server {
     /// Opens the store in `config.data_dir`, loads the model and binds the socket.
     pub async fn bind(config: &ServerConfig) -> Result<Server, ServerError> {
