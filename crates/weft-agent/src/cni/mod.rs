@@ -145,6 +145,17 @@ fn error(code: u32, msg: impl Into<String>, details: impl ToString) -> CniReply 
 }
 
 /// The whole chain of an error's messages.
+/// The container's network namespace at `netns` (`CNI_NETNS`).
+fn container_ns(netns: &str) -> Result<Netns, CniReply> {
+    plumb::container_ns(netns).map_err(|e| {
+        error(
+            code::INVALID_ENVIRONMENT,
+            format!("CNI_NETNS {netns} is not a network namespace"),
+            chain(&e),
+        )
+    })
+}
+
 fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
@@ -367,13 +378,7 @@ impl CniService {
                 "",
             )
         })?;
-        let container = plumb::container_ns(&netns).map_err(|e| {
-            error(
-                code::INVALID_ENVIRONMENT,
-                format!("CNI_NETNS {netns} is not a network namespace"),
-                chain(&e),
-            )
-        })?;
+        let container = container_ns(&netns)?;
         // Idempotent: the same container + ifname answers what it answered.
         if let Some(known) = self
             .records
@@ -395,13 +400,7 @@ impl CniService {
             })
             .await;
             if intact.is_err() {
-                let container = plumb::container_ns(&netns).map_err(|e| {
-                    error(
-                        code::INVALID_ENVIRONMENT,
-                        "CNI_NETNS is unusable",
-                        chain(&e),
-                    )
-                })?;
+                let container = container_ns(&netns)?;
                 self.plumb(
                     &known.host_interface,
                     target,
@@ -636,13 +635,7 @@ impl CniService {
                     "",
                 )
             })?;
-        let container = plumb::container_ns(&netns).map_err(|e| {
-            error(
-                code::INVALID_ENVIRONMENT,
-                format!("CNI_NETNS {netns} is not a network namespace"),
-                chain(&e),
-            )
-        })?;
+        let container = container_ns(&netns)?;
         let (mac, addresses, _) = plan_of(&known.result)
             .map_err(|e| error(code::IO_FAILURE, "the CNI record is damaged", e))?;
         let node = self.node_ns.clone();
