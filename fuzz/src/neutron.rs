@@ -25,7 +25,7 @@ use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode};
 use serde_json::Value;
 use tower::ServiceExt;
-use weft_neutron::{Auth, TokenError, TokenInfo, TokenValidator, Validation};
+use weft_neutron::{Auth, FixedTokens};
 use weft_store::MemoryStore;
 use weft_types::Prefix;
 
@@ -38,26 +38,13 @@ const OTHER_P: &str = "2c2c2c2c2c2c4c2c8c2c2c2c2c2c2c2c";
 
 /// Three users, each a token: `admin`, `member` (project A), `other`
 /// (project B).
-struct Keystone;
-
-impl TokenValidator for Keystone {
-    fn validate<'a>(&'a self, token: &'a str) -> Validation<'a> {
-        Box::pin(async move {
-            let (project, role) = match token {
-                "admin" => (ADMIN_P, "admin"),
-                "member" => (MEMBER_P, "member"),
-                "other" => (OTHER_P, "member"),
-                _ => return Err(TokenError::Invalid),
-            };
-            Ok(TokenInfo {
-                user_id: token.into(),
-                project_id: project.into(),
-                project_name: token.into(),
-                roles: vec![role.into(), "reader".into()],
-                expires_at: jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600),
-            })
-        })
-    }
+fn keystone() -> Auth {
+    Auth::Keystone(Arc::new(
+        FixedTokens::new()
+            .user("admin", ADMIN_P, "admin", "admin")
+            .user("member", MEMBER_P, "member", "member")
+            .user("other", OTHER_P, "other", "member"),
+    ))
 }
 
 /// One request of a script.
@@ -108,11 +95,8 @@ pub fn run(calls: &[Call]) {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let router = weft_server::neutron_router(
-            Arc::new(MemoryStore::new()),
-            Auth::Keystone(Arc::new(Keystone)),
-        )
-        .expect("server over an empty store");
+        let router = weft_server::neutron_router(Arc::new(MemoryStore::new()), keystone())
+            .expect("server over an empty store");
         let mut created: Vec<String> = Vec::new();
         for call in calls {
             let path = with_ids(&call.path, &created);

@@ -352,6 +352,56 @@ fn remember(cache: &Cache, token: &str, info: &TokenInfo, now: Timestamp) {
     cache.insert(token.to_owned(), (info.clone(), until));
 }
 
+/// A Keystone stand-in with a fixed set of users, each a token with a role
+/// in one project: for tests, fuzzing, and trying the API without a
+/// Keystone. Tokens never expire within the hour.
+#[derive(Debug, Clone, Default)]
+pub struct FixedTokens {
+    /// token → (project id, role)
+    users: HashMap<String, (String, String)>,
+    /// project id → name
+    projects: HashMap<String, String>,
+}
+
+impl FixedTokens {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The user whose token is `token`: `role` in project `project_id`,
+    /// named `project_name`.
+    pub fn user(mut self, token: &str, project_id: &str, project_name: &str, role: &str) -> Self {
+        self.users
+            .insert(token.to_owned(), (project_id.to_owned(), role.to_owned()));
+        self.project(project_id, project_name)
+    }
+
+    /// A project known by name, with or without users.
+    pub fn project(mut self, project_id: &str, project_name: &str) -> Self {
+        self.projects
+            .insert(project_id.to_owned(), project_name.to_owned());
+        self
+    }
+}
+
+impl TokenValidator for FixedTokens {
+    fn validate<'a>(&'a self, token: &'a str) -> Validation<'a> {
+        let found = self.users.get(token).map(|(project, role)| TokenInfo {
+            user_id: token.to_owned(),
+            project_id: project.clone(),
+            project_name: self.projects.get(project).cloned().unwrap_or_default(),
+            roles: vec![role.clone(), "reader".to_owned()],
+            expires_at: Timestamp::now() + jiff::SignedDuration::from_secs(3600),
+        });
+        Box::pin(async move { found.ok_or(TokenError::Invalid) })
+    }
+
+    fn project_name<'a>(&'a self, project_id: &'a str) -> NameLookup<'a> {
+        let name = self.projects.get(project_id).cloned();
+        Box::pin(async move { name })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

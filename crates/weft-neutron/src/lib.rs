@@ -59,7 +59,8 @@ pub use backend::{Backend, SubmitError, Submitted};
 pub use error::{NeutronError, Resource};
 pub use extensions::aliases as extension_aliases;
 pub use keystone::{
-    Keystone, KeystoneConfig, NameLookup, TokenError, TokenInfo, TokenValidator, Validation,
+    FixedTokens, Keystone, KeystoneConfig, NameLookup, TokenError, TokenInfo, TokenValidator,
+    Validation,
 };
 
 /// The default listen address of the Neutron API (Neutron's port).

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
-use weft_neutron::{Auth, TokenError, TokenInfo, TokenValidator, Validation};
+use weft_neutron::{Auth, FixedTokens};
 use weft_server::{NeutronConfig, Server};
 use weft_store::MemoryStore;
 
@@ -783,31 +783,18 @@ async fn stateless_security_groups() {
 }
 
 /// Tokens `admin`, `alice` (member of project a) and `bob` (member of b).
-struct FakeKeystone;
-
-impl TokenValidator for FakeKeystone {
-    fn validate<'a>(&'a self, token: &'a str) -> Validation<'a> {
-        Box::pin(async move {
-            let (project, role) = match token {
-                "admin" => ("admin", "admin"),
-                "alice" => ("a", "member"),
-                "bob" => ("b", "member"),
-                _ => return Err(TokenError::Invalid),
-            };
-            Ok(TokenInfo {
-                user_id: token.into(),
-                project_id: format!("{project}-id"),
-                project_name: project.into(),
-                roles: vec![role.into(), "reader".into()],
-                expires_at: jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600),
-            })
-        })
-    }
+fn fake_keystone() -> Auth {
+    Auth::Keystone(Arc::new(
+        FixedTokens::new()
+            .user("admin", "admin-id", "admin", "admin")
+            .user("alice", "a-id", "a", "member")
+            .user("bob", "b-id", "b", "member"),
+    ))
 }
 
 #[tokio::test]
 async fn tokens_scope_what_each_project_sees() {
-    let r = Running::start(Auth::Keystone(Arc::new(FakeKeystone))).await;
+    let r = Running::start(fake_keystone()).await;
     let (status, body) = r.call(Method::GET, "/v2.0/networks", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], 401);
@@ -1363,7 +1350,7 @@ async fn routers_keep_their_interface_ports() {
 /// again.
 #[tokio::test]
 async fn default_group_goes_only_with_its_project() {
-    let r = Running::start(Auth::Keystone(Arc::new(FakeKeystone))).await;
+    let r = Running::start(fake_keystone()).await;
     let (_, body) = r.get("/v2.0/security-groups?name=default", "alice").await;
     let default = body["security_groups"][0]["id"]
         .as_str()
@@ -1404,7 +1391,7 @@ async fn default_group_goes_only_with_its_project() {
 /// admin, enforced on create, reset by DELETE.
 #[tokio::test]
 async fn quotas_limit_what_a_project_creates() {
-    let r = Running::start(Auth::Keystone(Arc::new(FakeKeystone))).await;
+    let r = Running::start(fake_keystone()).await;
     let (status, body) = r.get("/v2.0/quotas/a-id", "alice").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["quota"]["security_group"], 10);
@@ -1516,45 +1503,21 @@ async fn quotas_limit_what_a_project_creates() {
     assert_eq!(body["quota"]["security_group"], 10);
 }
 
-/// Keystone projects with UUID-like ids (RBAC targets must be), and one
-/// project, `carol`, that no token belongs to: only its name can be asked.
-struct RbacKeystone;
-
 const ADMIN_P: &str = "0a0a0a0a0a0a4a0a8a0a0a0a0a0a0a0a";
 const ALICE_P: &str = "1b1b1b1b1b1b4b1b8b1b1b1b1b1b1b1b";
 const BOB_P: &str = "2c2c2c2c2c2c4c2c8c2c2c2c2c2c2c2c";
 const CAROL_P: &str = "3d3d3d3d3d3d4d3d8d3d3d3d3d3d3d3d";
 
-impl TokenValidator for RbacKeystone {
-    fn validate<'a>(&'a self, token: &'a str) -> Validation<'a> {
-        Box::pin(async move {
-            let (project, role) = match token {
-                "admin" => (ADMIN_P, "admin"),
-                "alice" => (ALICE_P, "member"),
-                "bob" => (BOB_P, "member"),
-                _ => return Err(TokenError::Invalid),
-            };
-            Ok(TokenInfo {
-                user_id: token.into(),
-                project_id: project.into(),
-                project_name: token.into(),
-                roles: vec![role.into(), "reader".into()],
-                expires_at: jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600),
-            })
-        })
-    }
-
-    fn project_name<'a>(&'a self, project_id: &'a str) -> weft_neutron::NameLookup<'a> {
-        Box::pin(async move {
-            match project_id {
-                ADMIN_P => Some("admin".to_owned()),
-                ALICE_P => Some("alice".to_owned()),
-                BOB_P => Some("bob".to_owned()),
-                CAROL_P => Some("carol".to_owned()),
-                _ => None,
-            }
-        })
-    }
+/// Keystone projects with UUID-like ids (RBAC targets must be), and one
+/// project, `carol`, that no token belongs to: only its name can be asked.
+fn rbac_keystone() -> Auth {
+    Auth::Keystone(Arc::new(
+        FixedTokens::new()
+            .user("admin", ADMIN_P, "admin", "admin")
+            .user("alice", ALICE_P, "alice", "member")
+            .user("bob", BOB_P, "bob", "member")
+            .project(CAROL_P, "carol"),
+    ))
 }
 
 fn policy_body(object: &str, target: &str) -> Value {
@@ -1568,7 +1531,7 @@ fn policy_body(object: &str, target: &str) -> Value {
 /// policy alice's port depends on can be neither deleted nor retargeted.
 #[tokio::test]
 async fn rbac_policies_share_security_groups() {
-    let r = Running::start(Auth::Keystone(Arc::new(RbacKeystone))).await;
+    let r = Running::start(rbac_keystone()).await;
     let sg = r
         .create(
             "security-groups",
@@ -1970,7 +1933,7 @@ async fn children_revise_their_parents() {
 /// networks get the FQ names Kubernetes annotations use.
 #[tokio::test]
 async fn projects_first_named_by_an_admin_take_their_keystone_name() {
-    let r = Running::start(Auth::Keystone(Arc::new(RbacKeystone))).await;
+    let r = Running::start(rbac_keystone()).await;
     let net = r
         .create(
             "networks",
