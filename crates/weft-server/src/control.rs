@@ -38,11 +38,9 @@ impl ModelConfigSource {
 
 impl ConfigSource for ModelConfigSource {
     fn node_config(&self, node: &str) -> proto::NodeConfig {
-        let desired = match self.view.read() {
-            Ok(view) => view.model.compile_node(node),
-            Err(poisoned) => poisoned.into_inner().model.compile_node(node),
-        };
-        to_proto(&desired)
+        to_proto(&View::read(&self.view, |view| {
+            view.model.compile_node(node)
+        }))
     }
 
     fn subscribe(&self) -> watch::Receiver<u64> {
@@ -50,19 +48,15 @@ impl ConfigSource for ModelConfigSource {
     }
 
     fn nodes(&self) -> Vec<String> {
-        let hosts = |view: &View| -> BTreeSet<String> {
-            view.model
+        View::read(&self.view, |view| {
+            let hosts: BTreeSet<&str> = view
+                .model
                 .ports()
-                .filter_map(|p| p.binding_host_id.clone())
+                .filter_map(|p| p.binding_host_id.as_deref())
                 .filter(|host| !host.is_empty())
-                .collect()
-        };
-        match self.view.read() {
-            Ok(view) => hosts(&view),
-            Err(poisoned) => hosts(&poisoned.into_inner()),
-        }
-        .into_iter()
-        .collect()
+                .collect();
+            hosts.into_iter().map(str::to_owned).collect()
+        })
     }
 
     /// The agent has (or no longer has) the port's interface: Neutron's

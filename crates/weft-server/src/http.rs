@@ -32,11 +32,7 @@ pub struct AppState {
 impl AppState {
     /// Runs `f` on the committed model.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Model, u64) -> T) -> T {
-        let view = match self.view.read() {
-            Ok(view) => view,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        f(&view.model, view.revision)
+        View::read(&self.view, |view| f(&view.model, view.revision))
     }
 }
 

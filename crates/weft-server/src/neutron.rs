@@ -28,10 +28,6 @@ impl Backend for ModelBackend {
     }
 
     fn read(&self, f: &mut dyn FnMut(&Model)) {
-        let view = match self.view.read() {
-            Ok(view) => view,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        f(&view.model);
+        View::read(&self.view, |view| f(&view.model));
     }
 }

@@ -32,6 +32,18 @@ pub struct View {
     pub revision: Revision,
 }
 
+impl View {
+    /// Runs `f` on the readers' view. A panic elsewhere while the lock was
+    /// held leaves a whole view behind (the writer replaces it in one
+    /// step), so a poisoned lock is read all the same.
+    pub fn read<T>(view: &RwLock<View>, f: impl FnOnce(&View) -> T) -> T {
+        match view.read() {
+            Ok(view) => f(&view),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+}
+
 /// A command's result, once durable.
 #[derive(Debug)]
 pub struct Committed {
